@@ -1,0 +1,1 @@
+//! Sources and sinks. All I/O of the product lives in this crate.

@@ -1,0 +1,1 @@
+//! The engine: binder, planner, incremental operators, event time.

@@ -378,6 +378,9 @@ pub enum ExprKind {
     Literal(Literal),
     /// `price`, `a.token`: one or more dot-separated names.
     Property(Vec<Ident>),
+    /// `a[0].v`: the `index`-th event bound to the repeat tag `tag` (`[2] a=A`),
+    /// then the property `path` of it (`a[0]` alone has an empty path).
+    IndexedProperty { tag: Ident, index: u32, path: Vec<Ident> },
     Unary { op: UnaryOp, expr: Box<Expr> },
     Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
     /// `x [not] in (a, b)`

@@ -1,1 +1,149 @@
-fn main() {}
+//! The `cepheus` command line.
+mod diagnostic;
+mod rules;
+mod run;
+mod scenario;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "cepheus",
+    version,
+    about = "Complex event processing with Esper's EPL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and type-check .epl files (directories recursively); exit 1 on any error.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Run scenario folders (case.epl, input.jsonl, expected.jsonl) and compare outputs.
+    Test {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print each statement's operator plan.
+    Explain {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run rules over JSON-lines events and print output rows as JSON lines.
+    Run(run::RunArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths, format } => check(&paths, format),
+        Command::Test { paths } => test(&paths),
+        Command::Explain { paths } => explain(&paths),
+        Command::Run(args) => run::run(args),
+    }
+}
+
+fn load_or_report(paths: &[PathBuf], format: Format) -> Result<rules::Loaded, ExitCode> {
+    let files = match rules::find_epl_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    rules::load_files(&files).map_err(|diags| {
+        for d in &diags {
+            match format {
+                Format::Human => eprintln!("{}", d.render()),
+                Format::Json => println!("{}", d.to_json()),
+            }
+        }
+        if format == Format::Human {
+            eprintln!(
+                "{} error{} in {} file{}",
+                diags.len(),
+                plural(diags.len()),
+                files.len(),
+                plural(files.len())
+            );
+        }
+        ExitCode::from(1)
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn check(paths: &[PathBuf], format: Format) -> ExitCode {
+    match load_or_report(paths, format) {
+        Ok(loaded) => {
+            if format == Format::Human {
+                println!(
+                    "ok: {} statements, {} event types",
+                    loaded.bound.statements.len(),
+                    loaded.bound.registry.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn explain(paths: &[PathBuf]) -> ExitCode {
+    match load_or_report(paths, Format::Human) {
+        Ok(loaded) => {
+            for plan in &loaded.bound.statements {
+                println!("{}", plan.explain());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn test(paths: &[PathBuf]) -> ExitCode {
+    let cases = match scenario::find_cases(paths) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for case in &cases {
+        match scenario::run_case(case) {
+            scenario::Outcome::Passed => {
+                passed += 1;
+                println!("ok    {}", case.display());
+            }
+            scenario::Outcome::Failed(why) => {
+                failed += 1;
+                println!("FAIL  {}\n{}", case.display(), why.trim_end());
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

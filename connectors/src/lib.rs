@@ -1,1 +1,2 @@
 //! Sources and sinks. All I/O of the product lives in this crate.
+pub mod jsonl;

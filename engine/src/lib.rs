@@ -1,1 +1,27 @@
 //! The engine: binder, planner, incremental operators, event time.
+//!
+//! Synchronous and deterministic: no I/O, no clock. Time moves only through
+//! [`Engine::advance_to`]; events enter through [`Engine::send`].
+pub mod aggregate;
+pub mod binder;
+pub mod engine;
+pub mod event;
+pub mod expr;
+pub mod matcher;
+pub mod output;
+pub mod pattern;
+pub mod plan;
+pub mod result_set;
+pub mod schema;
+pub mod statement;
+pub mod time;
+pub mod value;
+pub mod window;
+
+pub use binder::{BindError, BoundScript, bind_script};
+pub use engine::{Delivery, Engine, UnsupportedError};
+pub use event::{DecodeError, Event, decode_fields, timestamp_of};
+pub use schema::{EventType, TypeId, TypeRegistry};
+pub use statement::Output;
+pub use time::EventTime;
+pub use value::{Type, Value};

@@ -1,0 +1,127 @@
+//! JSON-lines events: one JSON object per line, typed by a `type` key or by a
+//! fixed type for single-type input.
+use std::sync::Arc;
+
+use cepheus_engine::{
+    DecodeError, EventTime, EventType, TypeRegistry, Value, decode_fields, timestamp_of,
+};
+
+/// One decoded event, ready for the engine.
+#[derive(Debug)]
+pub struct DecodedEvent {
+    pub ty: Arc<EventType>,
+    pub fields: Box<[Value]>,
+    /// The event's time when its type declares a timestamp field (or the line has `ts`).
+    pub time: Option<EventTime>,
+}
+
+/// Why a line did not become an event. Each reason has its own counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeadLetterReason {
+    MalformedJson,
+    UnknownType,
+    WrongType,
+    MissingField,
+    Late,
+}
+
+impl DeadLetterReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::MalformedJson => "malformed_json",
+            DeadLetterReason::UnknownType => "unknown_type",
+            DeadLetterReason::WrongType => "wrong_type",
+            DeadLetterReason::MissingField => "missing_field",
+            DeadLetterReason::Late => "late",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct LineError {
+    pub reason: DeadLetterReason,
+    pub message: String,
+}
+
+/// Decodes lines against the event types of a rule set.
+pub struct JsonLinesDecoder {
+    registry: TypeRegistry,
+    fixed_type: Option<Arc<EventType>>,
+}
+
+impl JsonLinesDecoder {
+    /// `fixed_type`: the type of every line (`--type`); otherwise each line's `type` key names it.
+    pub fn new(registry: TypeRegistry, fixed_type: Option<&str>) -> Result<Self, String> {
+        let fixed_type = match fixed_type {
+            Some(name) => Some(registry.get(name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = registry.iter().map(|t| t.name.as_str()).collect();
+                format!(
+                    "unknown event type `{name}`; the rules declare: {}",
+                    names.join(", ")
+                )
+            })?),
+            None => None,
+        };
+        Ok(JsonLinesDecoder {
+            registry,
+            fixed_type,
+        })
+    }
+
+    /// `Ok(None)` for a blank line.
+    pub fn decode(&self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
+        let line = line.trim();
+        if line.is_empty() {
+            return Ok(None);
+        }
+        let obj = match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(LineError {
+                    reason: DeadLetterReason::MalformedJson,
+                    message: "expected a JSON object".into(),
+                });
+            }
+            Err(e) => {
+                return Err(LineError {
+                    reason: DeadLetterReason::MalformedJson,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let ty = match &self.fixed_type {
+            Some(t) => t.clone(),
+            None => {
+                let name = obj
+                    .get("type")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| LineError {
+                        reason: DeadLetterReason::UnknownType,
+                        message: "the event has no `type` key; add one or pass --type NAME".into(),
+                    })?;
+                self.registry.get(name).cloned().ok_or_else(|| LineError {
+                    reason: DeadLetterReason::UnknownType,
+                    message: format!("no rule declares the event type `{name}`"),
+                })?
+            }
+        };
+        let fields = decode_fields(&ty, &obj).map_err(decode_error)?;
+        let time = match timestamp_of(&ty, &fields).map_err(decode_error)? {
+            Some(t) => Some(t),
+            None => obj.get("ts").and_then(|v| v.as_i64()).map(EventTime),
+        };
+        Ok(Some(DecodedEvent { ty, fields, time }))
+    }
+}
+
+fn decode_error(e: DecodeError) -> LineError {
+    let reason = match e {
+        DecodeError::MissingTimestamp { .. } => DeadLetterReason::MissingField,
+        _ => DeadLetterReason::WrongType,
+    };
+    LineError {
+        reason,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,214 @@
+//! The engine: routes events to statements, fires timers in time order and
+//! feeds `insert into` streams, all on event time.
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::binder::BoundScript;
+use crate::event::Event;
+use crate::plan::{InputPlan, StatementPlan};
+use crate::schema::{EventType, TypeRegistry};
+use crate::statement::{Output, Statement};
+use crate::time::EventTime;
+use crate::value::Value;
+
+/// One listener call: a statement's rows at one engine time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub time: EventTime,
+    /// Index of the statement in [`Engine::statements`].
+    pub statement: usize,
+    pub output: Output,
+}
+
+/// A rule the engine cannot run, found when it is loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("statement `{statement}`: {message}")]
+pub struct UnsupportedError {
+    pub statement: String,
+    pub message: String,
+}
+
+/// Most `insert into` events one step may route before the engine stops the
+/// cascade (a statement inserting into its own input would loop forever).
+const MAX_ROUTED_PER_STEP: usize = 100_000;
+
+#[derive(Debug)]
+pub struct Engine {
+    registry: TypeRegistry,
+    statements: Vec<Statement>,
+    /// For each event type (by id), the statements that read it, in order.
+    routes: Vec<Vec<usize>>,
+    now: EventTime,
+    seq: u64,
+    /// `insert into` events dropped because a step routed too many.
+    pub routing_overflows: u64,
+}
+
+impl Engine {
+    /// Creates the statements of `bound`, starting engine time at `start`.
+    pub fn new(bound: BoundScript, start: EventTime) -> Result<Engine, UnsupportedError> {
+        let mut statements = Vec::new();
+        for plan in bound.statements {
+            check_supported(&plan)?;
+            statements.push(Statement::new(plan, start));
+        }
+        let mut routes = vec![Vec::new(); bound.registry.len()];
+        for (i, s) in statements.iter().enumerate() {
+            for t in s.input_types() {
+                if let Some(r) = routes.get_mut(t.0 as usize) {
+                    r.push(i);
+                }
+            }
+        }
+        Ok(Engine {
+            registry: bound.registry,
+            statements,
+            routes,
+            now: start,
+            seq: 0,
+            routing_overflows: 0,
+        })
+    }
+
+    pub fn registry(&self) -> &TypeRegistry {
+        &self.registry
+    }
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+    pub fn plan(&self, statement: usize) -> &StatementPlan {
+        &self.statements[statement].plan
+    }
+    pub fn now(&self) -> EventTime {
+        self.now
+    }
+
+    /// The earliest pending timer of any statement.
+    pub fn next_timer(&self) -> Option<EventTime> {
+        self.statements
+            .iter()
+            .filter_map(Statement::next_timer)
+            .min()
+    }
+
+    /// Moves engine time forward to `t`, firing every timer due on the way in
+    /// time order. Time never goes backwards: an earlier `t` is ignored.
+    pub fn advance_to(&mut self, t: EventTime, out: &mut Vec<Delivery>) {
+        while let Some(next) = self.next_timer().filter(|n| *n <= t) {
+            self.now = self.now.max(next);
+            let mut routed = VecDeque::new();
+            for i in 0..self.statements.len() {
+                if self.statements[i]
+                    .next_timer()
+                    .is_some_and(|n| n <= self.now)
+                {
+                    let mut outputs = Vec::new();
+                    self.statements[i].on_time(self.now, &mut self.seq, &mut outputs);
+                    self.deliver(i, outputs, &mut routed, out);
+                }
+            }
+            self.route(routed, out);
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// Sends an event of `ty` at the current engine time.
+    pub fn send(&mut self, ty: &Arc<EventType>, fields: Box<[Value]>, out: &mut Vec<Delivery>) {
+        self.seq += 1;
+        let event = Arc::new(Event {
+            ty: ty.clone(),
+            time: self.now,
+            seq: self.seq,
+            fields,
+        });
+        let mut routed = VecDeque::new();
+        self.dispatch(&event, &mut routed, out);
+        self.route(routed, out);
+    }
+
+    fn dispatch(
+        &mut self,
+        event: &Arc<Event>,
+        routed: &mut VecDeque<Arc<Event>>,
+        out: &mut Vec<Delivery>,
+    ) {
+        let Some(targets) = self.routes.get(event.ty.id.0 as usize) else {
+            return;
+        };
+        for i in targets.clone() {
+            let mut outputs = Vec::new();
+            self.statements[i].on_event(event, self.now, &mut self.seq, &mut outputs);
+            self.deliver(i, outputs, routed, out);
+        }
+    }
+
+    fn route(&mut self, mut routed: VecDeque<Arc<Event>>, out: &mut Vec<Delivery>) {
+        let mut count = 0;
+        while let Some(e) = routed.pop_front() {
+            count += 1;
+            if count > MAX_ROUTED_PER_STEP {
+                self.routing_overflows += 1 + routed.len() as u64;
+                return;
+            }
+            self.dispatch(&e, &mut routed, out);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        i: usize,
+        outputs: Vec<Output>,
+        routed: &mut VecDeque<Arc<Event>>,
+        out: &mut Vec<Delivery>,
+    ) {
+        for o in outputs {
+            if let Some(target) = &self.statements[i].plan.insert_into {
+                let ty = target.event_type.clone();
+                let plan = &self.statements[i].plan;
+                // Map columns by name onto the target type's fields.
+                let mapping: Vec<Option<usize>> = ty
+                    .fields
+                    .iter()
+                    .map(|f| plan.columns.iter().position(|c| c.name == f.name))
+                    .collect();
+                let rows = match target.selector {
+                    cepheus_parser::StreamSelector::IStream => o.insert.iter().collect::<Vec<_>>(),
+                    cepheus_parser::StreamSelector::RStream => o.remove.iter().collect(),
+                    cepheus_parser::StreamSelector::IRStream => {
+                        o.insert.iter().chain(&o.remove).collect()
+                    }
+                };
+                for row in rows {
+                    self.seq += 1;
+                    let fields = mapping
+                        .iter()
+                        .map(|m| m.and_then(|c| row.get(c).cloned()).unwrap_or(Value::Null))
+                        .collect();
+                    routed.push_back(Arc::new(Event {
+                        ty: ty.clone(),
+                        time: self.now,
+                        seq: self.seq,
+                        fields,
+                    }));
+                }
+            }
+            out.push(Delivery {
+                time: self.now,
+                statement: i,
+                output: o,
+            });
+        }
+    }
+}
+
+fn check_supported(plan: &StatementPlan) -> Result<(), UnsupportedError> {
+    if let InputPlan::Pattern(_) = plan.input {
+        if !crate::matcher::SUPPORTED {
+            return Err(UnsupportedError {
+                statement: plan.name.clone(),
+                message: "pattern statements are not supported yet".into(),
+            });
+        }
+    }
+    Ok(())
+}

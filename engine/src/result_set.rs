@@ -1,0 +1,320 @@
+//! Turns what a window inserted and removed into output rows, following
+//! Esper's five output shapes (see [`Shape`]).
+use std::sync::Arc;
+
+use crate::aggregate::AggRow;
+use crate::expr::Scope;
+use crate::plan::{InputPlan, Shape, StatementPlan};
+use crate::value::Value;
+use crate::window::{EventRef, GroupKey, KeyMap};
+
+/// One output row: its column values, sort keys for `order by`, and the
+/// group it belongs to (grouped shapes).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub key: Option<GroupKey>,
+    pub values: Vec<Value>,
+    pub sort: Vec<Value>,
+}
+
+/// The rows one step produced.
+#[derive(Debug, Default)]
+pub struct StepRows {
+    pub insert: Vec<Row>,
+    pub remove: Vec<Row>,
+}
+
+/// Aggregation state and row production for one statement.
+#[derive(Debug)]
+pub struct ResultSet {
+    plan: Arc<StatementPlan>,
+    is_pattern: bool,
+    ungrouped: AggRow,
+    groups: KeyMap<Group>,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    aggs: AggRow,
+    /// The latest event of the group: plain columns of a row are read from it.
+    representative: EventRef,
+}
+
+/// Which streams of rows a step must produce.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub insert: bool,
+    pub remove: bool,
+}
+
+impl ResultSet {
+    pub fn new(plan: Arc<StatementPlan>) -> ResultSet {
+        let is_pattern = matches!(plan.input, InputPlan::Pattern(_));
+        let ungrouped = AggRow::new(&plan.aggregates);
+        ResultSet {
+            plan,
+            is_pattern,
+            ungrouped,
+            groups: KeyMap::default(),
+        }
+    }
+
+    pub fn plan(&self) -> &StatementPlan {
+        &self.plan
+    }
+
+    fn scope<'a>(&self, event: Option<&'a EventRef>, aggs: &'a [Value]) -> Scope<'a> {
+        match event {
+            Some(e) if self.is_pattern => Scope {
+                event: None,
+                tags: &e.fields,
+                aggregates: aggs,
+            },
+            Some(e) => Scope {
+                event: Some(e),
+                tags: &[],
+                aggregates: aggs,
+            },
+            None => Scope {
+                event: None,
+                tags: &[],
+                aggregates: aggs,
+            },
+        }
+    }
+
+    pub fn group_key(&self, event: &EventRef) -> GroupKey {
+        GroupKey::of(&self.plan.group_by, &self.scope(Some(event), &[]))
+    }
+
+    /// A row for `event` (or none) with aggregate values `aggs`, if `having` passes.
+    fn row(&self, key: Option<&GroupKey>, event: Option<&EventRef>, aggs: &[Value]) -> Option<Row> {
+        let scope = self.scope(event, aggs);
+        if let Some(h) = &self.plan.having {
+            if !h.is_true(&scope) {
+                return None;
+            }
+        }
+        Some(Row {
+            key: key.cloned(),
+            values: self
+                .plan
+                .columns
+                .iter()
+                .map(|c| c.expr.eval(&scope))
+                .collect(),
+            sort: self
+                .plan
+                .order_by
+                .iter()
+                .map(|o| o.expr.eval(&scope))
+                .collect(),
+        })
+    }
+
+    fn apply(aggs: &mut AggRow, plan: &StatementPlan, scope: &Scope<'_>, seq: u64, enter: bool) {
+        for (state, spec) in aggs.states.iter_mut().zip(&plan.aggregates) {
+            let v = spec.arg.as_ref().map_or(Value::Null, |a| a.eval(scope));
+            state.update(&v, seq, enter, spec.arg.is_none());
+        }
+        aggs.events += if enter { 1 } else { -1 };
+    }
+
+    /// One step: `inserted` entered and `removed` left the statement's view.
+    pub fn process(
+        &mut self,
+        inserted: &[EventRef],
+        removed: &[EventRef],
+        want: Wanted,
+    ) -> StepRows {
+        let mut out = StepRows::default();
+        let plan = self.plan.clone();
+        match plan.shape {
+            Shape::Unaggregated => {
+                if want.insert {
+                    out.insert = inserted
+                        .iter()
+                        .filter_map(|e| self.row(None, Some(e), &[]))
+                        .collect();
+                }
+                if want.remove {
+                    out.remove = removed
+                        .iter()
+                        .filter_map(|e| self.row(None, Some(e), &[]))
+                        .collect();
+                }
+            }
+            Shape::FullyAggregatedUngrouped => {
+                if want.remove {
+                    out.remove
+                        .extend(self.row(None, None, &self.ungrouped.values()));
+                }
+                self.apply_ungrouped(inserted, removed);
+                if want.insert {
+                    out.insert
+                        .extend(self.row(None, None, &self.ungrouped.values()));
+                }
+            }
+            Shape::AggregatedUngrouped => {
+                self.apply_ungrouped(inserted, removed);
+                let aggs = self.ungrouped.values();
+                if want.insert {
+                    out.insert = inserted
+                        .iter()
+                        .filter_map(|e| self.row(None, Some(e), &aggs))
+                        .collect();
+                }
+                if want.remove {
+                    out.remove = removed
+                        .iter()
+                        .filter_map(|e| self.row(None, Some(e), &aggs))
+                        .collect();
+                }
+            }
+            Shape::FullyAggregatedGrouped => {
+                // One entry per changed group, in first-seen order, new before old.
+                let mut changed: KeyMap<EventRef> = KeyMap::default();
+                for e in inserted.iter().chain(removed) {
+                    changed.insert(self.group_key(e), e.clone());
+                }
+                if want.remove {
+                    for (key, e) in &changed {
+                        let aggs = self.group_values(key);
+                        out.remove.extend(self.row(Some(key), Some(e), &aggs));
+                    }
+                }
+                self.apply_grouped(inserted, removed, false);
+                if want.insert {
+                    for (key, e) in &changed {
+                        let aggs = self.group_values(key);
+                        out.insert.extend(self.row(Some(key), Some(e), &aggs));
+                    }
+                }
+                self.drop_empty_groups(changed.keys());
+            }
+            Shape::AggregatedGrouped => {
+                self.apply_grouped(inserted, removed, false);
+                for (events, rows, wanted) in [
+                    (inserted, &mut out.insert, want.insert),
+                    (removed, &mut out.remove, want.remove),
+                ] {
+                    if !wanted {
+                        continue;
+                    }
+                    for e in events {
+                        let key = self.group_key(e);
+                        let aggs = self.group_values(&key);
+                        rows.extend(self.row(Some(&key), Some(e), &aggs));
+                    }
+                }
+                let keys: Vec<GroupKey> = inserted
+                    .iter()
+                    .chain(removed)
+                    .map(|e| self.group_key(e))
+                    .collect();
+                self.drop_empty_groups(keys.iter());
+            }
+        }
+        out
+    }
+
+    fn apply_ungrouped(&mut self, inserted: &[EventRef], removed: &[EventRef]) {
+        let plan = self.plan.clone();
+        for (events, enter) in [(inserted, true), (removed, false)] {
+            for e in events {
+                let scope = self.scope(Some(e), &[]);
+                Self::apply(&mut self.ungrouped, &plan, &scope, e.seq, enter);
+            }
+        }
+    }
+
+    fn apply_grouped(&mut self, inserted: &[EventRef], removed: &[EventRef], _: bool) {
+        let plan = self.plan.clone();
+        for (events, enter) in [(inserted, true), (removed, false)] {
+            for e in events {
+                let key = self.group_key(e);
+                let scope = self.scope(Some(e), &[]);
+                let group = self.groups.entry(key).or_insert_with(|| Group {
+                    aggs: AggRow::new(&plan.aggregates),
+                    representative: e.clone(),
+                });
+                if enter {
+                    group.representative = e.clone();
+                }
+                Self::apply(&mut group.aggs, &plan, &scope, e.seq, enter);
+            }
+        }
+    }
+
+    fn drop_empty_groups<'a>(&mut self, keys: impl Iterator<Item = &'a GroupKey>) {
+        for k in keys {
+            if self.groups.get(k).is_some_and(|g| g.aggs.events <= 0) {
+                self.groups.shift_remove(k);
+            }
+        }
+    }
+
+    /// Current aggregate values of a group; a group without events has the
+    /// values of no rows (count 0, sum null).
+    fn group_values(&self, key: &GroupKey) -> Vec<Value> {
+        match self.groups.get(key) {
+            Some(g) => g.aggs.values(),
+            None => AggRow::new(&self.plan.aggregates).values(),
+        }
+    }
+
+    /// The current row of a fully aggregated ungrouped statement.
+    pub fn current_row(&self) -> Option<Row> {
+        self.row(None, None, &self.ungrouped.values())
+    }
+
+    /// The current row of one group, read through `representative` when the
+    /// group no longer holds events.
+    pub fn group_row(&self, key: &GroupKey, representative: &EventRef) -> Option<Row> {
+        let rep = self
+            .groups
+            .get(key)
+            .map_or(representative, |g| &g.representative);
+        self.row(Some(key), Some(rep), &self.group_values(key))
+    }
+
+    /// The latest event of a live group.
+    pub fn representative(&self, key: &GroupKey) -> Option<&EventRef> {
+        self.groups.get(key).map(|g| &g.representative)
+    }
+
+    /// `output snapshot`: the rows of the current state.
+    pub fn snapshot(&self, contents: &[EventRef]) -> Vec<Row> {
+        match self.plan.shape {
+            Shape::Unaggregated => contents
+                .iter()
+                .filter_map(|e| self.row(None, Some(e), &[]))
+                .collect(),
+            Shape::FullyAggregatedUngrouped => self.current_row().into_iter().collect(),
+            Shape::AggregatedUngrouped => {
+                let aggs = self.ungrouped.values();
+                contents
+                    .iter()
+                    .filter_map(|e| self.row(None, Some(e), &aggs))
+                    .collect()
+            }
+            Shape::FullyAggregatedGrouped => self
+                .groups
+                .iter()
+                .filter_map(|(k, g)| self.row(Some(k), Some(&g.representative), &g.aggs.values()))
+                .collect(),
+            Shape::AggregatedGrouped => contents
+                .iter()
+                .filter_map(|e| {
+                    let key = self.group_key(e);
+                    self.row(Some(&key), Some(e), &self.group_values(&key))
+                })
+                .collect(),
+        }
+    }
+
+    /// Number of live groups (state size).
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}

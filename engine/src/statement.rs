@@ -1,0 +1,271 @@
+//! One running statement: filter -> window -> where -> result set -> output
+//! limiter -> order by / limit -> selected stream.
+use std::sync::Arc;
+
+use cepheus_parser::StreamSelector;
+
+use crate::expr::Scope;
+use crate::matcher::PatternMatcher;
+use crate::output::{OutputLimiter, Released};
+use crate::plan::{InputPlan, StatementPlan};
+use crate::result_set::{ResultSet, Row, Wanted};
+use crate::schema::{EventType, FieldInfo, TypeId};
+use crate::time::EventTime;
+use crate::value::{Type, Value};
+use crate::window::{Delta, EventRef, Window};
+
+/// What a statement hands to its listeners in one delivery, after the stream
+/// selector: `insert` are the listener's new rows, `remove` its old rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Output {
+    pub insert: Vec<Vec<Value>>,
+    pub remove: Vec<Vec<Value>>,
+}
+
+#[derive(Debug)]
+pub struct Statement {
+    pub plan: Arc<StatementPlan>,
+    window: Option<Window>,
+    matcher: Option<PatternMatcher>,
+    result: ResultSet,
+    limiter: OutputLimiter,
+    want: Wanted,
+    /// The type of a pattern match: one field per tag.
+    match_type: Option<Arc<EventType>>,
+}
+
+impl Statement {
+    pub fn new(plan: StatementPlan, start: EventTime) -> Statement {
+        let plan = Arc::new(plan);
+        let (window, matcher, match_type) = match &plan.input {
+            InputPlan::Stream { window, .. } => (window.as_ref().map(Window::new), None, None),
+            InputPlan::Pattern(p) => {
+                let fields = p
+                    .tags
+                    .iter()
+                    .map(|(n, t)| FieldInfo {
+                        name: n.clone(),
+                        ty: Type::Event(t.id),
+                    })
+                    .collect();
+                let ty = Arc::new(EventType::new(
+                    TypeId(u32::MAX),
+                    format!("{}-match", plan.name),
+                    fields,
+                    None,
+                ));
+                (None, Some(PatternMatcher::new(p.clone(), start)), Some(ty))
+            }
+        };
+        let want = Wanted {
+            insert: plan.selector != StreamSelector::RStream,
+            remove: plan.selector != StreamSelector::IStream,
+        };
+        Statement {
+            result: ResultSet::new(plan.clone()),
+            limiter: OutputLimiter::new(plan.output, plan.shape),
+            plan,
+            window,
+            matcher,
+            want,
+            match_type,
+        }
+    }
+
+    /// The event types this statement reads.
+    pub fn input_types(&self) -> Vec<TypeId> {
+        match &self.plan.input {
+            InputPlan::Stream { event_type, .. } => vec![event_type.id],
+            InputPlan::Pattern(p) => p.filter_types(),
+        }
+    }
+
+    pub fn on_event(
+        &mut self,
+        event: &EventRef,
+        now: EventTime,
+        seq: &mut u64,
+        out: &mut Vec<Output>,
+    ) {
+        let mut delta = Delta::default();
+        match &self.plan.input {
+            InputPlan::Stream { filter, .. } => {
+                if let Some(f) = filter {
+                    if !f.is_true(&Scope::event(event)) {
+                        return;
+                    }
+                }
+                match &mut self.window {
+                    Some(w) => w.insert(event.clone(), now, &mut delta),
+                    None => delta.inserted.push(event.clone()),
+                }
+            }
+            InputPlan::Pattern(_) => {
+                let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type) else {
+                    return;
+                };
+                let mut matches = Vec::new();
+                m.on_event(event, &mut matches);
+                delta.inserted = matches
+                    .into_iter()
+                    .map(|fields| {
+                        *seq += 1;
+                        Arc::new(crate::event::Event {
+                            ty: ty.clone(),
+                            time: now,
+                            seq: *seq,
+                            fields,
+                        })
+                    })
+                    .collect();
+            }
+        }
+        self.step(delta, now, out);
+    }
+
+    pub fn next_timer(&self) -> Option<EventTime> {
+        let w = self.window.as_ref().and_then(Window::next_timer);
+        let m = self.matcher.as_ref().and_then(PatternMatcher::next_timer);
+        let o = self.limiter.next_timer();
+        [w, m, o].into_iter().flatten().min()
+    }
+
+    /// Time is `now`: expire windows, fire pattern timers, then output timers.
+    pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
+        if let Some(w) = &mut self.window {
+            if w.next_timer().is_some_and(|t| t <= now) {
+                let mut delta = Delta::default();
+                w.on_time(now, &mut delta);
+                self.step(delta, now, out);
+            }
+        }
+        if let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type) {
+            if m.next_timer().is_some_and(|t| t <= now) {
+                let mut matches = Vec::new();
+                m.on_time(now, &mut matches);
+                let mut delta = Delta::default();
+                delta.inserted = matches
+                    .into_iter()
+                    .map(|fields| {
+                        *seq += 1;
+                        Arc::new(crate::event::Event {
+                            ty: ty.clone(),
+                            time: now,
+                            seq: *seq,
+                            fields,
+                        })
+                    })
+                    .collect();
+                self.step(delta, now, out);
+            }
+        }
+        if self.limiter.next_timer().is_some_and(|t| t <= now) {
+            let window = &self.window;
+            let contents = || {
+                let mut v = Vec::new();
+                if let Some(w) = window {
+                    w.contents(&mut v);
+                }
+                v
+            };
+            if let Some(r) = self.limiter.on_time(now, &self.result, &contents) {
+                out.push(self.finish(r));
+            }
+        }
+    }
+
+    fn step(&mut self, mut delta: Delta, now: EventTime, out: &mut Vec<Output>) {
+        if let Some(w) = &self.plan.where_clause {
+            let is_pattern = self.matcher.is_some();
+            let pass = |e: &EventRef| {
+                let scope = if is_pattern {
+                    Scope {
+                        event: None,
+                        tags: &e.fields,
+                        aggregates: &[],
+                    }
+                } else {
+                    Scope::event(e)
+                };
+                w.is_true(&scope)
+            };
+            delta.inserted.retain(pass);
+            delta.removed.retain(pass);
+        }
+        if delta.is_empty() {
+            return;
+        }
+        let rows = self
+            .result
+            .process(&delta.inserted, &delta.removed, self.want);
+        let window = &self.window;
+        let contents = || {
+            let mut v = Vec::new();
+            if let Some(w) = window {
+                w.contents(&mut v);
+            }
+            v
+        };
+        if let Some(r) = self.limiter.on_step(
+            now,
+            rows,
+            &delta.inserted,
+            &delta.removed,
+            &self.result,
+            &contents,
+        ) {
+            out.push(self.finish(r));
+        }
+    }
+
+    /// Order, limit and map released rows to the listener's streams.
+    fn finish(&self, r: Released) -> Output {
+        let insert = self.order_and_limit(r.insert);
+        let remove = self.order_and_limit(r.remove);
+        match self.plan.selector {
+            StreamSelector::IStream => Output {
+                insert,
+                remove: Vec::new(),
+            },
+            StreamSelector::RStream => Output {
+                insert: remove,
+                remove: Vec::new(),
+            },
+            StreamSelector::IRStream => Output { insert, remove },
+        }
+    }
+
+    fn order_and_limit(&self, mut rows: Vec<Row>) -> Vec<Vec<Value>> {
+        if !self.plan.order_by.is_empty() {
+            let keys = &self.plan.order_by;
+            rows.sort_by(|a, b| {
+                for (i, k) in keys.iter().enumerate() {
+                    let ord = a.sort[i].sort_cmp(&b.sort[i]);
+                    let ord = if k.descending { ord.reverse() } else { ord };
+                    if ord.is_ne() {
+                        return ord;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let iter = rows.into_iter().map(|r| r.values);
+        match self.plan.limit {
+            Some(l) => iter.skip(l.offset).take(l.count).collect(),
+            None => iter.collect(),
+        }
+    }
+
+    /// Events held in the window (state size).
+    pub fn window_len(&self) -> usize {
+        self.window.as_ref().map_or(0, Window::len)
+    }
+    pub fn group_count(&self) -> usize {
+        self.result.group_count()
+    }
+    pub fn pattern_instances(&self) -> usize {
+        self.matcher
+            .as_ref()
+            .map_or(0, PatternMatcher::live_instances)
+    }
+}

@@ -1,0 +1,331 @@
+//! Data windows. Each turns arriving events and the passage of time into an
+//! insert stream (events entering) and a remove stream (events leaving).
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::event::Event;
+use crate::expr::{BoundExpr, Scope};
+use crate::time::EventTime;
+use crate::value::Value;
+
+pub type EventRef = Arc<Event>;
+pub type KeyMap<V> = IndexMap<GroupKey, V, foldhash::fast::RandomState>;
+
+/// The key of a group: the values of the grouping expressions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupKey(pub Box<[Value]>);
+
+impl GroupKey {
+    pub fn of(exprs: &[BoundExpr], scope: &Scope<'_>) -> GroupKey {
+        GroupKey(exprs.iter().map(|e| e.eval(scope)).collect())
+    }
+}
+
+/// What one step did to a window.
+#[derive(Debug, Default)]
+pub struct Delta {
+    pub inserted: Vec<EventRef>,
+    pub removed: Vec<EventRef>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.inserted.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A window's definition, as planned from `#name(params)`.
+#[derive(Debug, Clone)]
+pub enum WindowSpec {
+    Length(usize),
+    LengthBatch(usize),
+    Time(i64),
+    TimeBatch(i64),
+    ExtTimed {
+        field: usize,
+        millis: i64,
+    },
+    KeepAll,
+    Unique(Vec<BoundExpr>),
+    FirstEvent,
+    LastEvent,
+    GroupWin {
+        keys: Vec<BoundExpr>,
+        inner: Box<WindowSpec>,
+    },
+}
+
+/// A window's state.
+#[derive(Debug)]
+pub enum Window {
+    Length {
+        size: usize,
+        events: VecDeque<EventRef>,
+    },
+    LengthBatch {
+        size: usize,
+        current: Vec<EventRef>,
+        previous: Vec<EventRef>,
+    },
+    Time(TimeWindow),
+    TimeBatch(TimeBatchWindow),
+    ExtTimed {
+        field: usize,
+        millis: i64,
+        events: VecDeque<(i64, EventRef)>,
+    },
+    KeepAll(Vec<EventRef>),
+    Unique {
+        keys: Vec<BoundExpr>,
+        events: KeyMap<EventRef>,
+    },
+    FirstEvent(Option<EventRef>),
+    LastEvent(Option<EventRef>),
+    GroupWin(GroupWindow),
+}
+
+impl Window {
+    pub fn new(spec: &WindowSpec) -> Window {
+        match spec {
+            WindowSpec::Length(n) => Window::Length {
+                size: *n,
+                events: VecDeque::new(),
+            },
+            WindowSpec::LengthBatch(n) => Window::LengthBatch {
+                size: *n,
+                current: Vec::new(),
+                previous: Vec::new(),
+            },
+            WindowSpec::Time(ms) => Window::Time(TimeWindow {
+                millis: *ms,
+                events: VecDeque::new(),
+            }),
+            WindowSpec::TimeBatch(ms) => Window::TimeBatch(TimeBatchWindow {
+                millis: *ms,
+                reference: None,
+                next_flush: None,
+                current: Vec::new(),
+                previous: Vec::new(),
+            }),
+            WindowSpec::ExtTimed { field, millis } => Window::ExtTimed {
+                field: *field,
+                millis: *millis,
+                events: VecDeque::new(),
+            },
+            WindowSpec::KeepAll => Window::KeepAll(Vec::new()),
+            WindowSpec::Unique(keys) => Window::Unique {
+                keys: keys.clone(),
+                events: KeyMap::default(),
+            },
+            WindowSpec::FirstEvent => Window::FirstEvent(None),
+            WindowSpec::LastEvent => Window::LastEvent(None),
+            WindowSpec::GroupWin { keys, inner } => Window::GroupWin(GroupWindow {
+                keys: keys.clone(),
+                inner: (**inner).clone(),
+                groups: KeyMap::default(),
+            }),
+        }
+    }
+
+    /// An event arrives at time `now`.
+    pub fn insert(&mut self, event: EventRef, now: EventTime, out: &mut Delta) {
+        match self {
+            Window::Length { size, events } => {
+                events.push_back(event.clone());
+                out.inserted.push(event);
+                while events.len() > *size {
+                    out.removed.extend(events.pop_front());
+                }
+            }
+            Window::LengthBatch {
+                size,
+                current,
+                previous,
+            } => {
+                current.push(event);
+                if current.len() >= *size {
+                    out.inserted.extend(current.iter().cloned());
+                    out.removed.append(previous);
+                    std::mem::swap(current, previous);
+                }
+            }
+            Window::Time(w) => {
+                w.events.push_back((now.0, event.clone()));
+                out.inserted.push(event);
+            }
+            Window::TimeBatch(w) => w.insert(event, now),
+            Window::ExtTimed {
+                field,
+                millis,
+                events,
+            } => {
+                let ts = match event.get(*field) {
+                    Value::Int(t) => *t,
+                    Value::Float(t) => *t as i64,
+                    _ => now.0,
+                };
+                events.push_back((ts, event.clone()));
+                out.inserted.push(event);
+                let newest = events.iter().map(|(t, _)| *t).max().unwrap_or(ts);
+                // Esper keeps events with ts > newest - T.
+                let mut kept = VecDeque::with_capacity(events.len());
+                for (t, e) in events.drain(..) {
+                    if t <= newest - *millis {
+                        out.removed.push(e)
+                    } else {
+                        kept.push_back((t, e))
+                    }
+                }
+                *events = kept;
+            }
+            Window::KeepAll(events) => {
+                events.push(event.clone());
+                out.inserted.push(event);
+            }
+            Window::Unique { keys, events } => {
+                let key = GroupKey::of(keys, &Scope::event(&event));
+                if let Some(old) = events.shift_remove(&key) {
+                    out.removed.push(old);
+                }
+                events.insert(key, event.clone());
+                out.inserted.push(event);
+            }
+            Window::FirstEvent(first) => {
+                if first.is_none() {
+                    *first = Some(event.clone());
+                    out.inserted.push(event);
+                }
+            }
+            Window::LastEvent(last) => {
+                out.removed.extend(last.replace(event.clone()));
+                out.inserted.push(event);
+            }
+            Window::GroupWin(g) => g.insert(event, now, out),
+        }
+    }
+
+    /// The earliest time at which this window has something to do.
+    pub fn next_timer(&self) -> Option<EventTime> {
+        match self {
+            Window::Time(w) => w.events.front().map(|(t, _)| EventTime(*t + w.millis)),
+            Window::TimeBatch(w) => w.next_flush,
+            Window::GroupWin(g) => g.groups.values().filter_map(Window::next_timer).min(),
+            _ => None,
+        }
+    }
+
+    /// Time has reached `now`: expire or flush what is due.
+    pub fn on_time(&mut self, now: EventTime, out: &mut Delta) {
+        match self {
+            Window::Time(w) => {
+                while let Some((t, _)) = w.events.front() {
+                    if t + w.millis > now.0 {
+                        break;
+                    }
+                    out.removed.extend(w.events.pop_front().map(|(_, e)| e));
+                }
+            }
+            Window::TimeBatch(w) => w.on_time(now, out),
+            Window::GroupWin(g) => {
+                for w in g.groups.values_mut() {
+                    if w.next_timer().is_some_and(|t| t <= now) {
+                        w.on_time(now, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The events currently in the window, oldest first (for `output snapshot`).
+    pub fn contents(&self, out: &mut Vec<EventRef>) {
+        match self {
+            Window::Length { events, .. } => out.extend(events.iter().cloned()),
+            Window::LengthBatch { previous, .. } => out.extend(previous.iter().cloned()),
+            Window::Time(w) => out.extend(w.events.iter().map(|(_, e)| e.clone())),
+            Window::TimeBatch(w) => out.extend(w.previous.iter().cloned()),
+            Window::ExtTimed { events, .. } => out.extend(events.iter().map(|(_, e)| e.clone())),
+            Window::KeepAll(events) => out.extend(events.iter().cloned()),
+            Window::Unique { events, .. } => out.extend(events.values().cloned()),
+            Window::FirstEvent(e) | Window::LastEvent(e) => out.extend(e.iter().cloned()),
+            Window::GroupWin(g) => g.groups.values().for_each(|w| w.contents(out)),
+        }
+    }
+
+    /// Number of events the window holds.
+    pub fn len(&self) -> usize {
+        let mut v = Vec::new();
+        self.contents(&mut v);
+        v.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+pub struct TimeWindow {
+    millis: i64,
+    /// (arrival time, event), oldest first; arrival times never decrease.
+    events: VecDeque<(i64, EventRef)>,
+}
+
+/// `#time_batch(T)`: the first event sets the reference point; batches close at
+/// reference + k*T. A flush posts the new batch as inserted and the previous one
+/// as removed; when both are empty the window stops scheduling until an event
+/// arrives (and then stays aligned to the reference point).
+#[derive(Debug)]
+pub struct TimeBatchWindow {
+    millis: i64,
+    reference: Option<i64>,
+    next_flush: Option<EventTime>,
+    current: Vec<EventRef>,
+    previous: Vec<EventRef>,
+}
+
+impl TimeBatchWindow {
+    fn insert(&mut self, event: EventRef, now: EventTime) {
+        let reference = *self.reference.get_or_insert(now.0);
+        if self.next_flush.is_none() {
+            let elapsed = (now.0 - reference).rem_euclid(self.millis);
+            self.next_flush = Some(EventTime(now.0 + self.millis - elapsed));
+        }
+        self.current.push(event);
+    }
+
+    fn on_time(&mut self, now: EventTime, out: &mut Delta) {
+        if self.next_flush.is_none_or(|t| t > now) {
+            return;
+        }
+        out.inserted.extend(self.current.iter().cloned());
+        out.removed.append(&mut self.previous);
+        std::mem::swap(&mut self.current, &mut self.previous);
+        self.next_flush = if self.previous.is_empty() {
+            None
+        } else {
+            self.next_flush.map(|t| t.plus(self.millis))
+        };
+    }
+}
+
+/// `#groupwin(k)#<window>`: one sub-window per key.
+#[derive(Debug)]
+pub struct GroupWindow {
+    keys: Vec<BoundExpr>,
+    inner: WindowSpec,
+    groups: KeyMap<Window>,
+}
+
+impl GroupWindow {
+    fn insert(&mut self, event: EventRef, now: EventTime, out: &mut Delta) {
+        let key = GroupKey::of(&self.keys, &Scope::event(&event));
+        let inner = &self.inner;
+        self.groups
+            .entry(key)
+            .or_insert_with(|| Window::new(inner))
+            .insert(event, now, out);
+    }
+}

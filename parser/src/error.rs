@@ -140,7 +140,25 @@ pub(crate) fn join_expected(list: &[String]) -> String {
 /// the furthest failure is the one with the smallest `rem`; the parser turns
 /// it into a byte offset at the end.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PErr {
+pub(crate) struct PErr(Box<PErrData>);
+
+impl std::ops::Deref for PErr {
+    type Target = PErrData;
+    fn deref(&self) -> &PErrData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PErr {
+    fn deref_mut(&mut self) -> &mut PErrData {
+        &mut self.0
+    }
+}
+
+/// Boxed inside [`PErr`] so that results stay small: the recursive descent keeps
+/// many of them on the stack.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PErrData {
     pub rem: usize,
     pub expected: Vec<String>,
     /// `Some` for errors with their own wording (unterminated string, unknown view...).
@@ -157,8 +175,12 @@ pub(crate) struct Custom {
 }
 
 impl PErr {
+    pub fn new(rem: usize, expected: Vec<String>, custom: Option<Custom>) -> PErr {
+        PErr(Box::new(PErrData { rem, expected, custom }))
+    }
+
     pub fn expected(rem: &str, what: impl Into<String>) -> PErr {
-        PErr { rem: rem.len(), expected: vec![what.into()], custom: None }
+        PErr::new(rem.len(), vec![what.into()], None)
     }
 
     pub fn custom(
@@ -168,11 +190,11 @@ impl PErr {
         message: impl Into<String>,
         help: Option<String>,
     ) -> PErr {
-        PErr {
-            rem: rem.len(),
-            expected: Vec::new(),
-            custom: Some(Custom { kind, message: message.into(), help, len }),
-        }
+        PErr::new(
+            rem.len(),
+            Vec::new(),
+            Some(Custom { kind, message: message.into(), help, len }),
+        )
     }
 
     /// Keep the furthest failure; at the same position merge what was expected.
@@ -188,13 +210,13 @@ impl PErr {
                 if other.custom.is_some() {
                     return other;
                 }
-                let mut expected = self.expected;
-                for e in other.expected {
-                    if !expected.contains(&e) {
-                        expected.push(e);
+                let mut merged = self;
+                for e in other.0.expected {
+                    if !merged.expected.contains(&e) {
+                        merged.expected.push(e);
                     }
                 }
-                PErr { rem: self.rem, expected, custom: None }
+                merged
             }
         }
     }
@@ -202,7 +224,7 @@ impl PErr {
 
 impl<'a> nom::error::ParseError<&'a str> for PErr {
     fn from_error_kind(input: &'a str, _kind: nom::error::ErrorKind) -> Self {
-        PErr { rem: input.len(), expected: Vec::new(), custom: None }
+        PErr::new(input.len(), Vec::new(), None)
     }
 
     fn append(_input: &'a str, _kind: nom::error::ErrorKind, other: Self) -> Self {

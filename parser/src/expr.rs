@@ -104,58 +104,55 @@ impl<'a> Parser<'a> {
                 return Err(self.depth_error(self.skip(i)));
             }
             self.depth.set(base + ops);
-            let start = lhs.span;
-            let (rest, kind) = match op {
-                Infix::Binary(op) => {
-                    let (rest, rhs) = self.expr_bp(rest, level + 1)?;
-                    (rest, ExprKind::Binary { op, left: Box::new(lhs), right: Box::new(rhs) })
-                }
-                Infix::IsNull => {
-                    let (r, negated) = self.is_null_tail(rest)?;
-                    (r, ExprKind::IsNull { expr: Box::new(lhs), negated })
-                }
-                Infix::In { negated } => {
-                    let (r, open) = self.punct(rest, "(")?;
-                    let (r, list) = self.expr_list(r)?;
-                    let (r, _) = self.close(r, ")", "(", open)?;
-                    (r, ExprKind::InList { expr: Box::new(lhs), list, negated })
-                }
-                Infix::Between { negated } => {
-                    let (r, low) = self.cut_expr(rest, LVL_CONCAT)?;
-                    let (r, _) = self.kw(r, "and").map_err(cut)?;
-                    let (r, high) = self.cut_expr(r, LVL_CONCAT)?;
-                    (
-                        r,
-                        ExprKind::Between {
-                            expr: Box::new(lhs),
-                            low: Box::new(low),
-                            high: Box::new(high),
-                            negated,
-                        },
-                    )
-                }
-                Infix::Like { negated } => {
-                    let (mut r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
-                    let mut escape = None;
-                    if let Some((r2, _)) = self.eat_kw(r, "escape") {
-                        let (r3, e) = self.cut_expr(r2, LVL_CONCAT)?;
-                        escape = Some(Box::new(e));
-                        r = r3;
-                    }
-                    (
-                        r,
-                        ExprKind::Like { expr: Box::new(lhs), pattern: Box::new(pattern), escape, negated },
-                    )
-                }
-                Infix::Regexp { negated } => {
-                    let (r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
-                    (r, ExprKind::Regexp { expr: Box::new(lhs), pattern: Box::new(pattern), negated })
-                }
-            };
-            lhs = Expr { kind, span: Span::new(start.start, self.pos(rest)) };
-            i = rest;
+            (i, lhs) = self.infix(rest, lhs, level, op)?;
         }
         Ok((i, lhs))
+    }
+
+    /// The operand(s) after an infix or postfix operator, combined with `lhs`.
+    /// Kept out of [`Parser::expr_loop`] so that the recursion's frames stay small.
+    #[inline(never)]
+    fn infix(&self, rest: &'a str, lhs: Expr, level: u8, op: Infix) -> PResult<'a, Expr> {
+        let start = lhs.span;
+        let (rest, kind) = match op {
+            Infix::Binary(op) => {
+                let (rest, rhs) = self.expr_bp(rest, level + 1)?;
+                (rest, ExprKind::Binary { op, left: Box::new(lhs), right: Box::new(rhs) })
+            }
+            Infix::IsNull => {
+                let (r, negated) = self.is_null_tail(rest)?;
+                (r, ExprKind::IsNull { expr: Box::new(lhs), negated })
+            }
+            Infix::In { negated } => {
+                let (r, open) = self.punct(rest, "(").map_err(cut)?;
+                let (r, list) = self.expr_list(r)?;
+                let (r, _) = self.close(r, ")", "(", open)?;
+                (r, ExprKind::InList { expr: Box::new(lhs), list, negated })
+            }
+            Infix::Between { negated } => {
+                let (r, low) = self.cut_expr(rest, LVL_CONCAT)?;
+                let (r, _) = self.kw(r, "and").map_err(cut)?;
+                let (r, high) = self.cut_expr(r, LVL_CONCAT)?;
+                let (expr, low, high) = (Box::new(lhs), Box::new(low), Box::new(high));
+                (r, ExprKind::Between { expr, low, high, negated })
+            }
+            Infix::Like { negated } => {
+                let (mut r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
+                let mut escape = None;
+                if let Some((r2, _)) = self.eat_kw(r, "escape") {
+                    let (r3, e) = self.cut_expr(r2, LVL_CONCAT)?;
+                    escape = Some(Box::new(e));
+                    r = r3;
+                }
+                let (expr, pattern) = (Box::new(lhs), Box::new(pattern));
+                (r, ExprKind::Like { expr, pattern, escape, negated })
+            }
+            Infix::Regexp { negated } => {
+                let (r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
+                (r, ExprKind::Regexp { expr: Box::new(lhs), pattern: Box::new(pattern), negated })
+            }
+        };
+        Ok((rest, Expr { kind, span: Span::new(start.start, self.pos(rest)) }))
     }
 
     /// After `is`: `[not] null`.
@@ -231,32 +228,41 @@ impl<'a> Parser<'a> {
     /// Prefix operators and primaries.
     fn prefix(&self, i: &'a str) -> PResult<'a, Expr> {
         let (i, ()) = self.ws(i)?;
-        if let Some((rest, op_span)) = self.eat_punct(i, "-")
+        if let Some(rest) = i.strip_prefix('-')
             && !rest.starts_with('>')
         {
-            // A minus directly before a number is part of the literal (so that
-            // `-9223372036854775808` fits), unless the number starts a time period.
-            if self.peek_number(rest) {
-                let (after, (n, _)) = self.number(rest)?;
-                if !self.peek_unit(after) {
-                    let lit = negate(n).ok_or_else(|| out_of_range(self.skip(rest)))?;
-                    let span = Span::new(op_span.start, self.pos(after));
-                    return Ok((after, Expr { kind: ExprKind::Literal(lit), span }));
-                }
-            }
-            let (rest, e) = self.cut_expr(rest, LVL_NEG)?;
-            let span = Span::new(op_span.start, e.span.end);
-            return Ok((rest, unary(UnaryOp::Neg, e, span)));
+            return self.negative(i, rest);
         }
-        if let Some((rest, _)) = self.eat_punct(i, "+") {
+        if let Some(rest) = i.strip_prefix('+') {
             return self.cut_expr(rest, LVL_NEG);
         }
         if let Some((rest, op_span)) = self.eat_kw(i, "not") {
-            let (rest, e) = self.cut_expr(rest, LVL_EQ)?;
-            let span = Span::new(op_span.start, e.span.end);
-            return Ok((rest, unary(UnaryOp::Not, e, span)));
+            return self.prefix_op(rest, op_span, UnaryOp::Not, LVL_EQ);
         }
         self.primary(i)
+    }
+
+    #[inline(never)]
+    fn prefix_op(&self, rest: &'a str, op_span: Span, op: UnaryOp, level: u8) -> PResult<'a, Expr> {
+        let (rest, e) = self.cut_expr(rest, level)?;
+        let span = Span::new(op_span.start, e.span.end);
+        Ok((rest, unary(op, e, span)))
+    }
+
+    /// After `-`: a minus directly before a number is part of the literal (so
+    /// that `-9223372036854775808` fits), unless the number starts a time period.
+    #[inline(never)]
+    fn negative(&self, i: &'a str, rest: &'a str) -> PResult<'a, Expr> {
+        let op_span = self.span(i, rest);
+        if self.peek_number(rest) {
+            let (after, (n, _)) = self.number(rest)?;
+            if !self.peek_unit(after) {
+                let lit = negate(n).ok_or_else(|| out_of_range(self.skip(rest)))?;
+                let span = Span::new(op_span.start, self.pos(after));
+                return Ok((after, Expr { kind: ExprKind::Literal(lit), span }));
+            }
+        }
+        self.prefix_op(rest, op_span, UnaryOp::Neg, LVL_NEG)
     }
 
     fn peek_unit(&self, i: &'a str) -> bool {
@@ -265,48 +271,97 @@ impl<'a> Parser<'a> {
 
     fn primary(&self, i: &'a str) -> PResult<'a, Expr> {
         let (i, ()) = self.ws(i)?;
-        if let Some((rest, open)) = self.eat_punct(i, "(") {
-            let (rest, mut e) = self.expr(rest).map_err(cut)?;
-            let (rest, close) = self.close(rest, ")", "(", open)?;
-            e.span = open.to(close);
-            return Ok((rest, e));
+        if let Some(rest) = i.strip_prefix('(') {
+            return self.parenthesised(i, rest);
         }
         if self.peek_number(i) {
-            let (rest, (n, span)) = self.number(i)?;
-            if self.peek_unit(rest) {
-                let (rest, tp) = self.time_period_tail(i, rest, n, span)?;
-                let span = tp.span;
-                return Ok((rest, Expr { kind: ExprKind::TimePeriod(tp), span }));
-            }
-            let lit = match n {
-                RawNumber::Integer(v) => {
-                    Literal::Integer(i64::try_from(v).map_err(|_| out_of_range(i))?)
-                }
-                RawNumber::Decimal(d) => Literal::Decimal(d),
-            };
-            return Ok((rest, Expr { kind: ExprKind::Literal(lit), span }));
+            return self.number_expr(i);
         }
         if i.starts_with(['\'', '"']) {
             let (rest, (s, span)) = self.string(i)?;
             return Ok((rest, Expr { kind: ExprKind::Literal(Literal::String(s)), span }));
         }
+        self.word_expr(i)
+    }
+
+    #[inline(never)]
+    fn parenthesised(&self, i: &'a str, rest: &'a str) -> PResult<'a, Expr> {
+        let open = self.span(i, rest);
+        let (rest, mut e) = self.expr(rest).map_err(cut)?;
+        let (rest, close) = self.close(rest, ")", "(", open)?;
+        e.span = open.to(close);
+        Ok((rest, e))
+    }
+
+    #[inline(never)]
+    fn keyword_literal(&self, i: &'a str) -> Option<(&'a str, Expr)> {
         for (kw, lit) in [
             ("true", Literal::Boolean(true)),
             ("false", Literal::Boolean(false)),
             ("null", Literal::Null),
         ] {
             if let Some((rest, span)) = self.eat_kw(i, kw) {
-                return Ok((rest, Expr { kind: ExprKind::Literal(lit), span }));
+                return Some((rest, Expr { kind: ExprKind::Literal(lit), span }));
             }
+        }
+        None
+    }
+
+    /// A numeric literal or a time period (`5 min`).
+    #[inline(never)]
+    fn number_expr(&self, i: &'a str) -> PResult<'a, Expr> {
+        let (rest, (n, span)) = self.number(i)?;
+        if self.peek_unit(rest) {
+            let (rest, tp) = self.time_period_tail(i, rest, n, span)?;
+            let span = tp.span;
+            return Ok((rest, Expr { kind: ExprKind::TimePeriod(tp), span }));
+        }
+        let lit = match n {
+            RawNumber::Integer(v) => Literal::Integer(i64::try_from(v).map_err(|_| out_of_range(i))?),
+            RawNumber::Decimal(d) => Literal::Decimal(d),
+        };
+        Ok((rest, Expr { kind: ExprKind::Literal(lit), span }))
+    }
+
+    /// `true`, `false`, `null`, `case ...`, or a name (property, call, index).
+    #[inline(never)]
+    fn word_expr(&self, i: &'a str) -> PResult<'a, Expr> {
+        if let Some(lit) = self.keyword_literal(i) {
+            return Ok(lit);
         }
         if let Some((rest, span)) = self.eat_kw(i, "case") {
             return self.case(rest, span);
         }
         match self.ident(i) {
             Ok((rest, name)) => self.name_expr(rest, name),
-            Err(nom::Err::Error(e)) if e.custom.is_some() => Err(nom::Err::Error(e)),
-            Err(nom::Err::Error(_)) => Err(nom::Err::Error(PErr::expected(i, "expression"))),
-            Err(e) => Err(e),
+            Err(e) => Err(self.operand_error(i, e)),
+        }
+    }
+
+    /// The error for a missing operand.
+    #[inline(never)]
+    fn operand_error(&self, i: &'a str, e: nom::Err<PErr>) -> nom::Err<PErr> {
+        match e {
+            nom::Err::Error(mut e) if e.custom.is_some() => {
+                // A keyword where an operand belongs: only suggest backquotes for
+                // keywords that could plausibly be field names.
+                let w = self.peek_word(i).unwrap_or("").to_ascii_lowercase();
+                const STRUCTURAL: &[&str] = &[
+                    "and", "or", "not", "from", "where", "group", "having", "output", "order",
+                    "limit", "select", "insert", "then", "else", "end", "when", "as", "by", "in",
+                    "between", "like", "regexp", "is", "escape", "into",
+                ];
+                e.expected = vec!["expression".into()];
+                if let Some(c) = e.custom.as_mut() {
+                    c.message = format!("expected expression, found keyword `{w}`");
+                    if STRUCTURAL.contains(&w.as_str()) {
+                        c.help = None;
+                    }
+                }
+                nom::Err::Error(e)
+            }
+            nom::Err::Error(_) => nom::Err::Error(PErr::expected(i, "expression")),
+            e => e,
         }
     }
 
@@ -355,12 +410,31 @@ impl<'a> Parser<'a> {
     }
 
     /// What follows a name: a call `f(...)`, an index `a[0].v`, or a property path `a.b`.
+    #[inline(never)]
     fn name_expr(&self, i: &'a str, name: Ident) -> PResult<'a, Expr> {
         let start = name.span.start;
         if let Some((rest, open)) = self.eat_punct(i, "(") {
             return self.call(rest, name, open);
         }
         if let Some((rest, open)) = self.eat_punct(i, "[") {
+            return self.indexed(rest, name, open);
+        }
+        let mut path = vec![name];
+        let mut i = i;
+        while let Some((r, _)) = self.eat_punct(i, ".") {
+            let (r, id) = self.ident(r).map_err(cut)?;
+            path.push(id);
+            i = r;
+        }
+        let span = Span::new(start, self.pos(i));
+        Ok((i, Expr { kind: ExprKind::Property(path), span }))
+    }
+
+    /// After `tag[`: `n]` and an optional `.path`.
+    #[inline(never)]
+    fn indexed(&self, rest: &'a str, name: Ident, open: Span) -> PResult<'a, Expr> {
+        let start = name.span.start;
+        {
             let (rest, (n, nspan)) = self.number(rest).map_err(cut)?;
             let index = match n {
                 RawNumber::Integer(v) => u32::try_from(v).map_err(|_| out_of_range(self.at(nspan.start)))?,
@@ -382,20 +456,12 @@ impl<'a> Parser<'a> {
                 rest = r;
             }
             let span = Span::new(start, self.pos(rest));
-            return Ok((rest, Expr { kind: ExprKind::IndexedProperty { tag: name, index, path }, span }));
+            Ok((rest, Expr { kind: ExprKind::IndexedProperty { tag: name, index, path }, span }))
         }
-        let mut path = vec![name];
-        let mut i = i;
-        while let Some((r, _)) = self.eat_punct(i, ".") {
-            let (r, id) = self.ident(r).map_err(cut)?;
-            path.push(id);
-            i = r;
-        }
-        let span = Span::new(start, self.pos(i));
-        Ok((i, Expr { kind: ExprKind::Property(path), span }))
     }
 
     /// After `name(`: `*`, `distinct x`, or an argument list.
+    #[inline(never)]
     fn call(&self, i: &'a str, name: Ident, open: Span) -> PResult<'a, Expr> {
         let start = name.span.start;
         let (i, distinct, args) = if let Some((r, _)) = self.eat_punct(i, "*") {

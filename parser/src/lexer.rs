@@ -19,7 +19,7 @@ use crate::error::{PErr, ParseErrorKind};
 pub(crate) type PResult<'a, T> = IResult<&'a str, T, PErr>;
 
 /// Maximum nesting of parentheses, operators and pattern operators.
-pub const MAX_DEPTH: usize = 200;
+pub const MAX_DEPTH: usize = 128;
 
 /// Words that are never identifiers unless backquoted.
 pub const RESERVED: &[&str] = &[
@@ -323,10 +323,10 @@ impl<'a> Parser<'a> {
             Ok((rest, (w, span))) if !is_reserved(w) => {
                 Ok((rest, Ident { value: w.to_string(), quoted: false, span }))
             }
-            Ok((_, (w, _))) => Err(nom::Err::Error(PErr {
-                rem: i.len(),
-                expected: vec!["identifier".to_string()],
-                custom: Some(crate::error::Custom {
+            Ok((_, (w, _))) => Err(nom::Err::Error(PErr::new(
+                i.len(),
+                vec!["identifier".to_string()],
+                Some(crate::error::Custom {
                     kind: ParseErrorKind::UnexpectedToken,
                     message: format!("expected identifier, found keyword `{w}`"),
                     help: Some(format!(
@@ -334,7 +334,7 @@ impl<'a> Parser<'a> {
                     )),
                     len: w.len(),
                 }),
-            })),
+            ))),
             Err(_) => Err(nom::Err::Error(PErr::expected(i, "identifier"))),
         }
     }

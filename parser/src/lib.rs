@@ -93,7 +93,7 @@ impl Parser<'_> {
     fn finish(&self, e: nom::Err<PErr>) -> ParseError {
         let e = match e {
             nom::Err::Error(e) | nom::Err::Failure(e) => e,
-            nom::Err::Incomplete(_) => PErr { rem: 0, expected: vec![], custom: None },
+            nom::Err::Incomplete(_) => PErr::new(0, Vec::new(), None),
         };
         let offset = self.src.len().saturating_sub(e.rem);
         let rest = self.src.get(offset..).unwrap_or("");
@@ -133,6 +133,6 @@ impl Parser<'_> {
         while !self.src.is_char_boundary(end) {
             end += 1;
         }
-        ParseError { span: Span::new(start, end), kind, message, expected: e.expected, help }
+        ParseError { span: Span::new(start, end), kind, message, expected: e.expected.clone(), help }
     }
 }

@@ -36,61 +36,60 @@ pub(crate) fn pattern_level(p: &PatternExpr) -> u8 {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Level {
-    FollowedBy,
-    Or,
-    And,
-}
-
 impl<'a> Parser<'a> {
     /// A whole pattern expression.
     pub fn pattern(&self, i: &'a str) -> PResult<'a, PatternExpr> {
+        self.pattern_bp(i, PLVL_FOLLOWED_BY)
+    }
+
+    /// A pattern whose binary operators all bind at `min` or tighter.
+    fn pattern_bp(&self, i: &'a str, min: u8) -> PResult<'a, PatternExpr> {
         let base = self.depth.get();
         self.enter(self.skip(i))?;
-        let res = self.pattern_binary(i, Level::FollowedBy);
+        let res = self.pattern_loop(i, min);
         self.depth.set(base);
         res
     }
 
-    fn pattern_binary(&self, i: &'a str, level: Level) -> PResult<'a, PatternExpr> {
+    fn pattern_loop(&self, i: &'a str, min: u8) -> PResult<'a, PatternExpr> {
         let base = self.depth.get();
-        let (mut i, mut lhs) = match level {
-            Level::FollowedBy => self.pattern_binary(i, Level::Or)?,
-            Level::Or => self.pattern_binary(i, Level::And)?,
-            Level::And => self.pattern_unary(i)?,
-        };
+        let (mut i, mut lhs) = self.pattern_unary(i)?;
         let mut ops = 0;
         loop {
-            let next = match level {
-                Level::FollowedBy => self.eat_punct(i, "->"),
-                Level::Or => self.eat_kw(i, "or"),
-                Level::And => self.eat_kw(i, "and"),
+            let next = if let Some((r, _)) = self.eat_punct(i, "->") {
+                Some((r, PLVL_FOLLOWED_BY))
+            } else if let Some((r, _)) = self.eat_kw(i, "or") {
+                Some((r, PLVL_OR))
+            } else {
+                self.eat_kw(i, "and").map(|(r, _)| (r, PLVL_AND))
             };
-            let Some((rest, _)) = next else { break };
+            let Some((rest, level)) = next.filter(|(_, l)| *l >= min) else { break };
             ops += 1;
             if base + ops > MAX_DEPTH {
                 return Err(self.depth_error(self.skip(i)));
             }
             self.depth.set(base + ops);
-            let (rest, rhs) = match level {
-                Level::FollowedBy => self.pattern_binary(rest, Level::Or),
-                Level::Or => self.pattern_binary(rest, Level::And),
-                Level::And => self.pattern_unary(rest),
-            }
-            .map_err(cut)?;
-            self.depth.set(base);
-            let span = lhs.span.to(rhs.span);
-            let (l, r) = (Box::new(lhs), Box::new(rhs));
-            let kind = match level {
-                Level::FollowedBy => PatternKind::FollowedBy(l, r),
-                Level::Or => PatternKind::Or(l, r),
-                Level::And => PatternKind::And(l, r),
-            };
-            lhs = PatternExpr { kind, span };
-            i = rest;
+            (i, lhs) = self.pattern_infix(rest, lhs, level)?;
         }
         Ok((i, lhs))
+    }
+
+    #[inline(never)]
+    fn pattern_infix(&self, rest: &'a str, lhs: PatternExpr, level: u8) -> PResult<'a, PatternExpr> {
+        let (rest, rhs) = if level == PLVL_AND {
+            self.pattern_unary(rest)
+        } else {
+            self.pattern_bp(rest, level + 1)
+        }
+        .map_err(cut)?;
+        let span = lhs.span.to(rhs.span);
+        let (l, r) = (Box::new(lhs), Box::new(rhs));
+        let kind = match level {
+            PLVL_FOLLOWED_BY => PatternKind::FollowedBy(l, r),
+            PLVL_OR => PatternKind::Or(l, r),
+            _ => PatternKind::And(l, r),
+        };
+        Ok((rest, PatternExpr { kind, span }))
     }
 
     /// `every p`, `every-distinct(...) p`, `not p`, `[n] p`, or a guarded atom.
@@ -104,77 +103,103 @@ impl<'a> Parser<'a> {
     }
 
     fn pattern_unary_inner(&self, i: &'a str) -> PResult<'a, PatternExpr> {
-        let start = self.pos(i);
-        let wrap = |rest: &'a str, inner: PatternExpr, f: &dyn Fn(Box<PatternExpr>) -> PatternKind| {
-            let span = Span::new(start, inner.span.end);
-            Ok((rest, PatternExpr { kind: f(Box::new(inner)), span }))
-        };
-        if let Some((rest, _)) = self.eat_kw(i, "every") {
+        if let Some((rest, kw)) = self.eat_kw(i, "every") {
             if let Some(after_dash) = rest.strip_prefix('-') {
-                let (r, _) = self.kw(after_dash, "distinct").map_err(cut)?;
-                let (r, open) = self.punct(r, "(").map_err(cut)?;
-                let (r, mut keys) = self.expr_list(r)?;
-                let (r, _) = self.close(r, ")", "(", open)?;
-                // A last argument that is a time period is the expiry, not a key.
-                let mut expiry = None;
-                if keys.len() > 1
-                    && let Some(Expr { kind: ExprKind::TimePeriod(_), .. }) = keys.last()
-                    && let Some(Expr { kind: ExprKind::TimePeriod(tp), .. }) = keys.pop()
-                {
-                    expiry = Some(tp);
-                }
-                let (r, inner) = self.pattern_unary(r).map_err(cut)?;
-                let span = Span::new(start, inner.span.end);
-                let kind = PatternKind::EveryDistinct { keys, expiry, inner: Box::new(inner) };
-                return Ok((r, PatternExpr { kind, span }));
+                return self.every_distinct(after_dash, kw);
             }
-            let (r, inner) = self.pattern_unary(rest).map_err(cut)?;
-            return wrap(r, inner, &PatternKind::Every);
+            return self.pattern_prefix(rest, kw, PatternKind::Every);
         }
-        if let Some((rest, _)) = self.eat_kw(i, "not") {
-            let (r, inner) = self.pattern_unary(rest).map_err(cut)?;
-            return wrap(r, inner, &PatternKind::Not);
+        if let Some((rest, kw)) = self.eat_kw(i, "not") {
+            return self.pattern_prefix(rest, kw, PatternKind::Not);
         }
         if let Some((rest, open)) = self.eat_punct(i, "[") {
-            let (r, (n, nspan)) = self.number(rest).map_err(cut)?;
-            let count = match n {
-                RawNumber::Integer(v) => u32::try_from(v).ok(),
-                RawNumber::Decimal(_) => None,
-            };
-            let Some(count) = count else {
-                return Err(nom::Err::Failure(PErr::custom(
-                    self.at(nspan.start),
-                    nspan.len(),
-                    ParseErrorKind::InvalidNumber,
-                    "a repeat count must be a whole number",
-                    None,
-                )));
-            };
-            let (r, _) = self.close(r, "]", "[", open)?;
-            let (r, inner) = self.pattern_unary(r).map_err(cut)?;
-            let span = Span::new(start, inner.span.end);
-            let kind = PatternKind::Repeat { count, inner: Box::new(inner) };
-            return Ok((r, PatternExpr { kind, span }));
+            return self.repeat(rest, open);
         }
         self.pattern_guarded(i)
+    }
+
+    #[inline(never)]
+    fn pattern_prefix(
+        &self,
+        rest: &'a str,
+        kw: Span,
+        make: fn(Box<PatternExpr>) -> PatternKind,
+    ) -> PResult<'a, PatternExpr> {
+        let (r, inner) = self.pattern_unary(rest).map_err(cut)?;
+        let span = Span::new(kw.start, inner.span.end);
+        Ok((r, PatternExpr { kind: make(Box::new(inner)), span }))
+    }
+
+    /// After `every-`: `distinct(k, ... [, T]) p`.
+    #[inline(never)]
+    fn every_distinct(&self, after_dash: &'a str, kw: Span) -> PResult<'a, PatternExpr> {
+        let (r, _) = self.kw(after_dash, "distinct").map_err(cut)?;
+        let (r, open) = self.punct(r, "(").map_err(cut)?;
+        let (r, mut keys) = self.expr_list(r)?;
+        let (r, _) = self.close(r, ")", "(", open)?;
+        // A last argument that is a time period is the expiry, not a key.
+        let mut expiry = None;
+        if keys.len() > 1
+            && let Some(Expr { kind: ExprKind::TimePeriod(_), .. }) = keys.last()
+            && let Some(Expr { kind: ExprKind::TimePeriod(tp), .. }) = keys.pop()
+        {
+            expiry = Some(tp);
+        }
+        let (r, inner) = self.pattern_unary(r).map_err(cut)?;
+        let span = Span::new(kw.start, inner.span.end);
+        let kind = PatternKind::EveryDistinct { keys, expiry, inner: Box::new(inner) };
+        Ok((r, PatternExpr { kind, span }))
+    }
+
+    /// After `[`: `n] p`.
+    #[inline(never)]
+    fn repeat(&self, rest: &'a str, open: Span) -> PResult<'a, PatternExpr> {
+        let (r, (n, nspan)) = self.number(rest).map_err(cut)?;
+        let count = match n {
+            RawNumber::Integer(v) => u32::try_from(v).ok(),
+            RawNumber::Decimal(_) => None,
+        };
+        let Some(count) = count else {
+            return Err(nom::Err::Failure(PErr::custom(
+                self.at(nspan.start),
+                nspan.len(),
+                ParseErrorKind::InvalidNumber,
+                "a repeat count must be a whole number",
+                None,
+            )));
+        };
+        let (r, _) = self.close(r, "]", "[", open)?;
+        let (r, inner) = self.pattern_unary(r).map_err(cut)?;
+        let span = Span::new(open.start, inner.span.end);
+        let kind = PatternKind::Repeat { count, inner: Box::new(inner) };
+        Ok((r, PatternExpr { kind, span }))
     }
 
     /// An atom followed by any number of `where timer:within(T)` guards.
     fn pattern_guarded(&self, i: &'a str) -> PResult<'a, PatternExpr> {
         let (mut i, mut p) = self.pattern_atom(i)?;
+        let mut guards = 0;
         while let Some((rest, _)) = self.eat_kw(i, "where") {
-            let (rest, _) = self.kw(rest, "timer").map_err(cut)?;
-            let (rest, _) = self.punct(rest, ":").map_err(cut)?;
-            let (rest, _) = self.kw(rest, "within").map_err(cut)?;
-            let (rest, tp) = self.time_arg(rest)?;
-            let span = Span::new(p.span.start, self.pos(rest));
-            p = PatternExpr {
-                kind: PatternKind::Guard { inner: Box::new(p), guard: PatternGuard::Within(tp) },
-                span,
-            };
-            i = rest;
+            // Each guard nests the tree one level deeper.
+            guards += 1;
+            if self.depth.get() + guards > MAX_DEPTH {
+                return Err(self.depth_error(self.skip(i)));
+            }
+            (i, p) = self.guard(rest, p)?;
         }
         Ok((i, p))
+    }
+
+    /// After `where`: `timer:within(T)`.
+    #[inline(never)]
+    fn guard(&self, rest: &'a str, p: PatternExpr) -> PResult<'a, PatternExpr> {
+        let (rest, _) = self.kw(rest, "timer").map_err(cut)?;
+        let (rest, _) = self.punct(rest, ":").map_err(cut)?;
+        let (rest, _) = self.kw(rest, "within").map_err(cut)?;
+        let (rest, tp) = self.time_arg(rest)?;
+        let span = Span::new(p.span.start, self.pos(rest));
+        let kind = PatternKind::Guard { inner: Box::new(p), guard: PatternGuard::Within(tp) };
+        Ok((rest, PatternExpr { kind, span }))
     }
 
     /// `(T)` where T is a time period or a bare number of seconds.
@@ -198,11 +223,21 @@ impl<'a> Parser<'a> {
     fn pattern_atom(&self, i: &'a str) -> PResult<'a, PatternExpr> {
         let (i, ()) = self.ws(i)?;
         if let Some((rest, open)) = self.eat_punct(i, "(") {
-            let (rest, mut p) = self.pattern(rest).map_err(cut)?;
-            let (rest, close) = self.close(rest, ")", "(", open)?;
-            p.span = open.to(close);
-            return Ok((rest, p));
+            return self.pattern_parenthesised(rest, open);
         }
+        self.pattern_filter_or_timer(i)
+    }
+
+    #[inline(never)]
+    fn pattern_parenthesised(&self, rest: &'a str, open: Span) -> PResult<'a, PatternExpr> {
+        let (rest, mut p) = self.pattern(rest).map_err(cut)?;
+        let (rest, close) = self.close(rest, ")", "(", open)?;
+        p.span = open.to(close);
+        Ok((rest, p))
+    }
+
+    #[inline(never)]
+    fn pattern_filter_or_timer(&self, i: &'a str) -> PResult<'a, PatternExpr> {
         if self.peek_kw(i, "timer") {
             let (after, t) = self.word(i)?;
             if self.peek_punct(after, ":") {

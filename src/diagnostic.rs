@@ -68,18 +68,6 @@ impl RuleDiagnostic {
         )
     }
 
-    pub fn unsupported(file: &str, src: &str, e: cepheus_engine::UnsupportedError) -> Self {
-        RuleDiagnostic::new(
-            file,
-            src,
-            Span::default(),
-            e.to_string(),
-            "".into(),
-            None,
-            "epl::unsupported",
-        )
-    }
-
     /// `file:line:col: message` followed by the caret report.
     pub fn render(&self) -> String {
         let mut out = format!(

@@ -1,4 +1,5 @@
 //! The `cepheus` command line.
+mod demo;
 mod diagnostic;
 mod rules;
 mod run;
@@ -41,6 +42,18 @@ enum Command {
     },
     /// Run rules over JSON-lines events and print output rows as JSON lines.
     Run(run::RunArgs),
+    /// The shipped rules over generated events, alerts printed (no Kafka needed).
+    Demo(demo::DemoArgs),
+    /// Write a reference workload as JSON lines to stdout.
+    Gen {
+        kind: cepheus_connectors::generate::Kind,
+        count: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Add a `type` key naming the event type to each line.
+        #[arg(long)]
+        with_type: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -56,6 +69,13 @@ fn main() -> ExitCode {
         Command::Test { paths } => test(&paths),
         Command::Explain { paths } => explain(&paths),
         Command::Run(args) => run::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Gen {
+            kind,
+            count,
+            seed,
+            with_type,
+        } => generate(kind, count, seed, with_type),
     }
 }
 
@@ -146,4 +166,28 @@ fn test(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+fn generate(
+    kind: cepheus_connectors::generate::Kind,
+    count: u64,
+    seed: u64,
+    with_type: bool,
+) -> ExitCode {
+    use std::io::Write;
+    let opts = cepheus_connectors::generate::GenOptions {
+        seed,
+        with_type,
+        ..Default::default()
+    };
+    let mut g = cepheus_connectors::generate::Generator::new(kind, opts);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for _ in 0..count {
+        if g.write_next(&mut out).is_err() {
+            return ExitCode::SUCCESS; // stdout closed
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
 }

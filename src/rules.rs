@@ -42,8 +42,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// A rule set loaded from files, or every diagnostic found on the way.
 pub struct Loaded {
     pub bound: BoundScript,
-    /// (file name, source) of each statement, in statement order.
-    pub sources: Vec<(String, String)>,
 }
 
 /// Parses and binds `text` (named `file`) on top of `registry`.
@@ -64,7 +62,6 @@ pub fn load_text(
 /// Loads files in order; each file sees the event types of those before it.
 pub fn load_files(files: &[PathBuf]) -> Result<Loaded, Vec<RuleDiagnostic>> {
     let mut all = BoundScript::default();
-    let mut sources = Vec::new();
     let mut diagnostics = Vec::new();
     for f in files {
         let name = f.display().to_string();
@@ -77,12 +74,6 @@ pub fn load_files(files: &[PathBuf]) -> Result<Loaded, Vec<RuleDiagnostic>> {
         };
         match load_text(&name, &text, &all.registry) {
             Ok(bound) => {
-                sources.extend(
-                    bound
-                        .statements
-                        .iter()
-                        .map(|_| (name.clone(), text.clone())),
-                );
                 all.registry = bound.registry;
                 all.statements.extend(bound.statements);
             }
@@ -90,10 +81,7 @@ pub fn load_files(files: &[PathBuf]) -> Result<Loaded, Vec<RuleDiagnostic>> {
         }
     }
     if diagnostics.is_empty() {
-        Ok(Loaded {
-            bound: all,
-            sources,
-        })
+        Ok(Loaded { bound: all })
     } else {
         Err(diagnostics)
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cepheus_connectors::jsonl::{DeadLetterReason, JsonLinesDecoder};
-use cepheus_engine::{Delivery, Engine, EventTime};
+use cepheus_engine::{Delivery, Engine};
 
 #[derive(clap::Args)]
 pub struct RunArgs {

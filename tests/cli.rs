@@ -1,0 +1,259 @@
+//! End-to-end tests of the `cepheus` binary: real files, real processes.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cepheus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cepheus"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the cepheus binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn conformance_scenarios_pass() {
+    let out = cepheus(&["test", "tests/conformance/cases"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_failing_scenario_is_reported_with_a_diff_and_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let case = dir.path().join("case");
+    std::fs::create_dir(&case).expect("mkdir");
+    std::fs::write(
+        case.join("case.epl"),
+        "create schema S(v long);\n@name('q') select sum(v) as s from S;",
+    )
+    .expect("write");
+    std::fs::write(
+        case.join("input.jsonl"),
+        "{\"type\":\"S\",\"ts\":1000,\"v\":2}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        case.join("expected.jsonl"),
+        "{\"t\":1000,\"stmt\":\"q\",\"stream\":\"istream\",\"delivery\":1,\"row\":{\"s\":3}}\n",
+    )
+    .expect("write");
+    let out = cepheus(&["test", dir.path().to_str().expect("utf-8 path")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("\"s\":3") && stdout.contains("\"s\":2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn check_reports_file_line_column_caret_and_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("bad.epl");
+    std::fs::write(
+        &f,
+        "create schema A(temperature double);\n\nselect avg(temprature) from A#time(5 min);\n",
+    )
+    .expect("write");
+    let out = cepheus(&["check", f.to_str().expect("utf-8")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("bad.epl:3:12"), "{stderr}");
+    assert!(stderr.contains("did you mean `temperature`?"), "{stderr}");
+    assert!(
+        stderr.contains('┬') || stderr.contains('^'),
+        "a caret under the error: {stderr}"
+    );
+
+    let json = cepheus(&["check", "--format", "json", f.to_str().expect("utf-8")]);
+    let line = text(&json.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap_or(""))
+        .expect("one JSON diagnostic per line");
+    assert_eq!(v["line"], 3);
+    assert_eq!(v["column"], 12);
+    assert_eq!(v["help"], "did you mean `temperature`?");
+}
+
+#[test]
+fn check_accepts_the_shipped_rules() {
+    let out = cepheus(&["check", "rules"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The seed rule of the engine issue over generated readings, against a
+/// brute-force recomputation of Esper's semantics for a fully aggregated,
+/// grouped query with HAVING on a sliding time window.
+#[test]
+fn run_seed_rule_matches_brute_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = dir.path().join("seed.epl");
+    std::fs::write(
+        &rule,
+        "create schema TemperatureEvent(sensor string, temperature double, ts long) starttimestamp ts;\n\
+         select sensor, avg(temperature) as avgTemp from TemperatureEvent.win:time(5 min) \
+         group by sensor having avg(temperature) > 30;",
+    )
+    .expect("write");
+    // Deterministic pseudo-random readings: 8 sensors, gaps of 1..40 s, so windows expire often.
+    let mut state: u64 = 42;
+    let mut next = move |m: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    };
+    let mut events: Vec<(i64, String, f64)> = Vec::new();
+    let mut t = 1_000_000i64;
+    for _ in 0..1500 {
+        t += 1 + next(40_000) as i64;
+        let sensor = format!("s{}", next(8));
+        let temp = 20.0 + next(2000) as f64 / 100.0;
+        events.push((t, sensor, temp));
+    }
+    let input = dir.path().join("events.jsonl");
+    let lines: Vec<String> = events
+        .iter()
+        .map(|(t, s, v)| format!("{{\"sensor\":\"{s}\",\"temperature\":{v:?},\"ts\":{t}}}"))
+        .collect();
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let out = cepheus(&[
+        "run",
+        rule.to_str().expect("utf-8"),
+        "--input",
+        input.to_str().expect("utf-8"),
+        "--type",
+        "TemperatureEvent",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut actual: Vec<(i64, String, f64)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            assert_eq!(v["stream"], "insert");
+            (
+                v["time"].as_i64().unwrap_or(-1),
+                v["row"]["sensor"].as_str().unwrap_or("").to_string(),
+                v["row"]["avgTemp"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+
+    // Brute force: steps are arrivals and expiries (an event at t leaves at t + 5 min,
+    // before any arrival at that time); every group changed by a step posts a row if
+    // its average over the events then in the window is above 30.
+    const T: i64 = 300_000;
+    let last = events.last().map_or(0, |e| e.0);
+    let mut expected = Vec::new();
+    let avg = |now: i64, sensor: &str, upto: usize| -> Option<f64> {
+        let v: Vec<f64> = events[..upto]
+            .iter()
+            .filter(|(t, s, _)| s == sensor && t + T > now)
+            .map(|e| e.2)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let mut expiries: Vec<i64> = events
+        .iter()
+        .map(|e| e.0 + T)
+        .filter(|t| *t <= last)
+        .collect();
+    expiries.dedup();
+    let mut steps: Vec<(i64, u8, usize)> = expiries.iter().map(|t| (*t, 0u8, 0usize)).collect();
+    steps.extend(events.iter().enumerate().map(|(i, e)| (e.0, 1u8, i)));
+    steps.sort();
+    for (now, kind, i) in steps {
+        let arrived = events
+            .iter()
+            .take_while(|e| e.0 < now || (kind == 1 && e.0 == now))
+            .count()
+            .max(if kind == 1 { i + 1 } else { 0 });
+        let changed: Vec<&String> = if kind == 1 {
+            vec![&events[i].1]
+        } else {
+            let mut c: Vec<&String> = events
+                .iter()
+                .filter(|e| e.0 + T == now)
+                .map(|e| &e.1)
+                .collect();
+            c.sort();
+            c.dedup();
+            c
+        };
+        for s in changed {
+            if let Some(a) = avg(now, s, arrived) {
+                if a > 30.0 {
+                    expected.push((now, s.clone(), a));
+                }
+            }
+        }
+    }
+    let key = |x: &(i64, String, f64)| (x.0, x.1.clone(), (x.2 * 1e6).round() as i64);
+    actual.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert!(
+        expected.len() > 50,
+        "the data must exercise the rule: {} alerts",
+        expected.len()
+    );
+    assert_eq!(actual.len(), expected.len());
+    for (a, e) in actual.iter().zip(&expected) {
+        assert_eq!((a.0, &a.1), (e.0, &e.1));
+        assert!((a.2 - e.2).abs() < 1e-9, "{a:?} vs {e:?}");
+    }
+}
+
+#[test]
+fn run_reports_bad_lines_and_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = dir.path().join("r.epl");
+    std::fs::write(
+        &rule,
+        "create schema S(v long, ts long) starttimestamp ts;\nselect v from S;",
+    )
+    .expect("write");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"v\":1,\"ts\":10}\nnot json\n{\"v\":\"x\",\"ts\":11}\n{\"v\":2,\"ts\":5}\n{\"v\":3,\"ts\":12}\n").expect("write");
+    let out = cepheus(&[
+        "run",
+        rule.to_str().expect("utf-8"),
+        "--input",
+        input.to_str().expect("utf-8"),
+        "--type",
+        "S",
+    ]);
+    assert!(out.status.success());
+    let rows: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("\"line\":2") && stderr.contains("malformed_json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"line\":3") && stderr.contains("wrong_type"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"line\":4") && stderr.contains("late"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 events processed, 3 dead-lettered"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn explain_prints_the_operator_tree() {
+    let out = cepheus(&["explain", "rules/wallets.epl"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("Window time_batch(300000 ms)"), "{stdout}");
+    assert!(Path::new("rules/wallets.epl").exists());
+}

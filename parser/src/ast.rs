@@ -12,7 +12,7 @@
 /// Two spans always compare equal: the tree's equality is structural, so a
 /// statement printed and parsed back equals the original even though every
 /// offset moved. Compare `start`/`end` directly where positions matter.
-#[derive(Debug, Clone, Copy, Default, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, Eq)]
 pub struct Span {
     pub start: usize,
     pub end: usize,
@@ -24,13 +24,22 @@ impl PartialEq for Span {
     }
 }
 
+/// Hashes nothing, to agree with equality (all spans are equal), so trees can
+/// be hashed structurally too.
+impl std::hash::Hash for Span {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
         Span { start, end }
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
     pub fn len(&self) -> usize {
         self.end.saturating_sub(self.start)
@@ -80,7 +89,11 @@ pub struct Annotation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnnotationArg {
     Positional(Literal, Span),
-    Named { name: Ident, value: Literal, span: Span },
+    Named {
+        name: Ident,
+        value: Literal,
+        span: Span,
+    },
 }
 
 /// `create [map|json] schema Name [as] (field type, ...) [starttimestamp f] [endtimestamp f]`.
@@ -160,7 +173,11 @@ pub enum SelectItem {
     /// `*`
     Wildcard(Span),
     /// `expr [as alias]`
-    Expr { expr: Expr, alias: Option<Ident>, span: Span },
+    Expr {
+        expr: Expr,
+        alias: Option<Ident>,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,7 +279,9 @@ impl ViewKind {
     }
 
     pub fn from_name(name: &str) -> Option<ViewKind> {
-        ViewKind::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name))
+        ViewKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -361,8 +380,11 @@ impl TimeUnit {
 impl TimePeriod {
     /// The period in milliseconds, rounded to the nearest millisecond.
     pub fn millis(&self) -> i64 {
-        let total: f64 =
-            self.parts.iter().map(|p| p.amount.as_f64() * p.unit.millis() as f64).sum();
+        let total: f64 = self
+            .parts
+            .iter()
+            .map(|p| p.amount.as_f64() * p.unit.millis() as f64)
+            .sum();
         total.round() as i64
     }
 }
@@ -380,19 +402,51 @@ pub enum ExprKind {
     Property(Vec<Ident>),
     /// `a[0].v`: the `index`-th event bound to the repeat tag `tag` (`[2] a=A`),
     /// then the property `path` of it (`a[0]` alone has an empty path).
-    IndexedProperty { tag: Ident, index: u32, path: Vec<Ident> },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    IndexedProperty {
+        tag: Ident,
+        index: u32,
+        path: Vec<Ident>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x [not] in (a, b)`
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     /// `x [not] between lo and hi`
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
     /// `x [not] like 'a%' [escape '!']`
-    Like { expr: Box<Expr>, pattern: Box<Expr>, escape: Option<Box<Expr>>, negated: bool },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<Box<Expr>>,
+        negated: bool,
+    },
     /// `x [not] regexp 'a.*'`
-    Regexp { expr: Box<Expr>, pattern: Box<Expr>, negated: bool },
+    Regexp {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+    },
     /// `x is [not] null`
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `case [operand] when c then r ... [else e] end`
     Case {
         operand: Option<Box<Expr>>,
@@ -400,7 +454,11 @@ pub enum ExprKind {
         else_result: Option<Box<Expr>>,
     },
     /// `f(args)`, `count(*)`, `count(distinct x)`.
-    Function { name: Ident, distinct: bool, args: FunctionArgs },
+    Function {
+        name: Ident,
+        distinct: bool,
+        args: FunctionArgs,
+    },
     /// A time period, legal where Esper takes one (window parameters).
     TimePeriod(TimePeriod),
 }
@@ -456,19 +514,30 @@ pub struct PatternExpr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PatternKind {
     /// `[tag=]Type[(filter)]`
-    Filter { tag: Option<Ident>, event_type: Ident, filter: Option<Expr> },
+    Filter {
+        tag: Option<Ident>,
+        event_type: Ident,
+        filter: Option<Expr>,
+    },
     /// `timer:interval(T)`
     TimerInterval(TimePeriod),
     /// `every p`
     Every(Box<PatternExpr>),
     /// `every-distinct(k, ... [, T]) p`
-    EveryDistinct { keys: Vec<Expr>, expiry: Option<TimePeriod>, inner: Box<PatternExpr> },
+    EveryDistinct {
+        keys: Vec<Expr>,
+        expiry: Option<TimePeriod>,
+        inner: Box<PatternExpr>,
+    },
     /// `not p`
     Not(Box<PatternExpr>),
     /// `[n] p`
     Repeat { count: u32, inner: Box<PatternExpr> },
     /// `p where timer:within(T)`
-    Guard { inner: Box<PatternExpr>, guard: PatternGuard },
+    Guard {
+        inner: Box<PatternExpr>,
+        guard: PatternGuard,
+    },
     /// `p and q`
     And(Box<PatternExpr>, Box<PatternExpr>),
     /// `p or q`

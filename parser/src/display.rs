@@ -374,7 +374,11 @@ struct Operand<'e>(&'e Expr, u8);
 
 impl Display for Operand<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if expr_level(self.0) < self.1 { write!(f, "({})", self.0) } else { write!(f, "{}", self.0) }
+        if expr_level(self.0) < self.1 {
+            write!(f, "({})", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
     }
 }
 
@@ -402,29 +406,56 @@ impl Display for Expr {
                 }
                 Ok(())
             }
-            ExprKind::Unary { op: UnaryOp::Not, expr } => {
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => {
                 write!(f, "not {}", Operand(expr, LVL_EQ))
             }
-            ExprKind::Unary { op: UnaryOp::Neg, expr } => {
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => {
                 // `-(5)` keeps a negated literal apart from the literal `-5`;
                 // `-(-a)` avoids `--`, which starts a comment.
                 let needs_parens = matches!(
                     expr.kind,
                     ExprKind::Literal(Literal::Integer(_) | Literal::Decimal(_))
-                        | ExprKind::Unary { op: UnaryOp::Neg, .. }
+                        | ExprKind::Unary {
+                            op: UnaryOp::Neg,
+                            ..
+                        }
                 ) || expr_level(expr) < LVL_NEG;
-                if needs_parens { write!(f, "-({expr})") } else { write!(f, "-{expr}") }
+                if needs_parens {
+                    write!(f, "-({expr})")
+                } else {
+                    write!(f, "-{expr}")
+                }
             }
             ExprKind::Binary { op, left, right } => {
                 let level = binary_level(*op);
-                write!(f, "{} {op} {}", Operand(left, level), Operand(right, level + 1))
+                write!(
+                    f,
+                    "{} {op} {}",
+                    Operand(left, level),
+                    Operand(right, level + 1)
+                )
             }
-            ExprKind::InList { expr, list, negated } => {
+            ExprKind::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 write!(f, "{} {}in (", Operand(expr, LVL_REL), not_kw(*negated))?;
                 comma_list(f, list)?;
                 f.write_char(')')
             }
-            ExprKind::Between { expr, low, high, negated } => write!(
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(
                 f,
                 "{} {}between {} and {}",
                 Operand(expr, LVL_REL),
@@ -432,7 +463,12 @@ impl Display for Expr {
                 Operand(low, LVL_CONCAT),
                 Operand(high, LVL_CONCAT)
             ),
-            ExprKind::Like { expr, pattern, escape, negated } => {
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+            } => {
                 write!(
                     f,
                     "{} {}like {}",
@@ -445,7 +481,11 @@ impl Display for Expr {
                 }
                 Ok(())
             }
-            ExprKind::Regexp { expr, pattern, negated } => write!(
+            ExprKind::Regexp {
+                expr,
+                pattern,
+                negated,
+            } => write!(
                 f,
                 "{} {}regexp {}",
                 Operand(expr, LVL_REL),
@@ -455,7 +495,11 @@ impl Display for Expr {
             ExprKind::IsNull { expr, negated } => {
                 write!(f, "{} is {}null", Operand(expr, LVL_EQ), not_kw(*negated))
             }
-            ExprKind::Case { operand, whens, else_result } => {
+            ExprKind::Case {
+                operand,
+                whens,
+                else_result,
+            } => {
                 f.write_str("case")?;
                 if let Some(o) = operand {
                     write!(f, " {o}")?;
@@ -468,7 +512,11 @@ impl Display for Expr {
                 }
                 f.write_str(" end")
             }
-            ExprKind::Function { name, distinct, args } => {
+            ExprKind::Function {
+                name,
+                distinct,
+                args,
+            } => {
                 write!(f, "{name}(")?;
                 if *distinct {
                     f.write_str("distinct ")?;
@@ -500,7 +548,11 @@ impl Display for POperand<'_> {
 impl Display for PatternExpr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            PatternKind::Filter { tag, event_type, filter } => {
+            PatternKind::Filter {
+                tag,
+                event_type,
+                filter,
+            } => {
                 if let Some(t) = tag {
                     write!(f, "{t}=")?;
                 }
@@ -512,7 +564,11 @@ impl Display for PatternExpr {
             }
             PatternKind::TimerInterval(tp) => write!(f, "timer:interval({tp})"),
             PatternKind::Every(p) => write!(f, "every {}", POperand(p, PLVL_UNARY)),
-            PatternKind::EveryDistinct { keys, expiry, inner } => {
+            PatternKind::EveryDistinct {
+                keys,
+                expiry,
+                inner,
+            } => {
                 f.write_str("every-distinct(")?;
                 comma_list(f, keys)?;
                 if let Some(t) = expiry {
@@ -531,13 +587,23 @@ impl Display for PatternExpr {
                 write!(f, "{} where {guard}", POperand(inner, PLVL_GUARD))
             }
             PatternKind::And(l, r) => {
-                write!(f, "{} and {}", POperand(l, PLVL_AND), POperand(r, PLVL_UNARY))
+                write!(
+                    f,
+                    "{} and {}",
+                    POperand(l, PLVL_AND),
+                    POperand(r, PLVL_UNARY)
+                )
             }
             PatternKind::Or(l, r) => {
                 write!(f, "{} or {}", POperand(l, PLVL_OR), POperand(r, PLVL_AND))
             }
             PatternKind::FollowedBy(l, r) => {
-                write!(f, "{} -> {}", POperand(l, PLVL_FOLLOWED_BY), POperand(r, PLVL_OR))
+                write!(
+                    f,
+                    "{} -> {}",
+                    POperand(l, PLVL_FOLLOWED_BY),
+                    POperand(r, PLVL_OR)
+                )
             }
         }
     }

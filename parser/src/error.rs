@@ -99,7 +99,10 @@ impl ParseError {
 
     /// The same as [`ParseError::with_source`] as a concrete type.
     pub fn into_source_diagnostic(self, file_name: &str, src: &str) -> SourceDiagnostic {
-        SourceDiagnostic { error: self, src: NamedSource::new(file_name, src.to_string()) }
+        SourceDiagnostic {
+            error: self,
+            src: NamedSource::new(file_name, src.to_string()),
+        }
     }
 }
 
@@ -176,7 +179,11 @@ pub(crate) struct Custom {
 
 impl PErr {
     pub fn new(rem: usize, expected: Vec<String>, custom: Option<Custom>) -> PErr {
-        PErr(Box::new(PErrData { rem, expected, custom }))
+        PErr(Box::new(PErrData {
+            rem,
+            expected,
+            custom,
+        }))
     }
 
     pub fn expected(rem: &str, what: impl Into<String>) -> PErr {
@@ -193,7 +200,12 @@ impl PErr {
         PErr::new(
             rem.len(),
             Vec::new(),
-            Some(Custom { kind, message: message.into(), help, len }),
+            Some(Custom {
+                kind,
+                message: message.into(),
+                help,
+                len,
+            }),
         )
     }
 

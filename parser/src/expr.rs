@@ -49,8 +49,12 @@ pub(crate) fn binary_level(op: BinaryOp) -> u8 {
 pub(crate) fn expr_level(e: &Expr) -> u8 {
     match &e.kind {
         ExprKind::Binary { op, .. } => binary_level(*op),
-        ExprKind::Unary { op: UnaryOp::Not, .. } => LVL_NOT,
-        ExprKind::Unary { op: UnaryOp::Neg, .. } => LVL_NEG,
+        ExprKind::Unary {
+            op: UnaryOp::Not, ..
+        } => LVL_NOT,
+        ExprKind::Unary {
+            op: UnaryOp::Neg, ..
+        } => LVL_NEG,
         ExprKind::IsNull { .. } => LVL_EQ,
         ExprKind::InList { .. }
         | ExprKind::Between { .. }
@@ -117,24 +121,52 @@ impl<'a> Parser<'a> {
         let (rest, kind) = match op {
             Infix::Binary(op) => {
                 let (rest, rhs) = self.expr_bp(rest, level + 1)?;
-                (rest, ExprKind::Binary { op, left: Box::new(lhs), right: Box::new(rhs) })
+                (
+                    rest,
+                    ExprKind::Binary {
+                        op,
+                        left: Box::new(lhs),
+                        right: Box::new(rhs),
+                    },
+                )
             }
             Infix::IsNull => {
                 let (r, negated) = self.is_null_tail(rest)?;
-                (r, ExprKind::IsNull { expr: Box::new(lhs), negated })
+                (
+                    r,
+                    ExprKind::IsNull {
+                        expr: Box::new(lhs),
+                        negated,
+                    },
+                )
             }
             Infix::In { negated } => {
                 let (r, open) = self.punct(rest, "(").map_err(cut)?;
                 let (r, list) = self.expr_list(r)?;
                 let (r, _) = self.close(r, ")", "(", open)?;
-                (r, ExprKind::InList { expr: Box::new(lhs), list, negated })
+                (
+                    r,
+                    ExprKind::InList {
+                        expr: Box::new(lhs),
+                        list,
+                        negated,
+                    },
+                )
             }
             Infix::Between { negated } => {
                 let (r, low) = self.cut_expr(rest, LVL_CONCAT)?;
                 let (r, _) = self.kw(r, "and").map_err(cut)?;
                 let (r, high) = self.cut_expr(r, LVL_CONCAT)?;
                 let (expr, low, high) = (Box::new(lhs), Box::new(low), Box::new(high));
-                (r, ExprKind::Between { expr, low, high, negated })
+                (
+                    r,
+                    ExprKind::Between {
+                        expr,
+                        low,
+                        high,
+                        negated,
+                    },
+                )
             }
             Infix::Like { negated } => {
                 let (mut r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
@@ -145,14 +177,35 @@ impl<'a> Parser<'a> {
                     r = r3;
                 }
                 let (expr, pattern) = (Box::new(lhs), Box::new(pattern));
-                (r, ExprKind::Like { expr, pattern, escape, negated })
+                (
+                    r,
+                    ExprKind::Like {
+                        expr,
+                        pattern,
+                        escape,
+                        negated,
+                    },
+                )
             }
             Infix::Regexp { negated } => {
                 let (r, pattern) = self.cut_expr(rest, LVL_CONCAT)?;
-                (r, ExprKind::Regexp { expr: Box::new(lhs), pattern: Box::new(pattern), negated })
+                (
+                    r,
+                    ExprKind::Regexp {
+                        expr: Box::new(lhs),
+                        pattern: Box::new(pattern),
+                        negated,
+                    },
+                )
             }
         };
-        Ok((rest, Expr { kind, span: Span::new(start.start, self.pos(rest)) }))
+        Ok((
+            rest,
+            Expr {
+                kind,
+                span: Span::new(start.start, self.pos(rest)),
+            },
+        ))
     }
 
     /// After `is`: `[not] null`.
@@ -259,7 +312,13 @@ impl<'a> Parser<'a> {
             if !self.peek_unit(after) {
                 let lit = negate(n).ok_or_else(|| out_of_range(self.skip(rest)))?;
                 let span = Span::new(op_span.start, self.pos(after));
-                return Ok((after, Expr { kind: ExprKind::Literal(lit), span }));
+                return Ok((
+                    after,
+                    Expr {
+                        kind: ExprKind::Literal(lit),
+                        span,
+                    },
+                ));
             }
         }
         self.prefix_op(rest, op_span, UnaryOp::Neg, LVL_NEG)
@@ -279,7 +338,13 @@ impl<'a> Parser<'a> {
         }
         if i.starts_with(['\'', '"']) {
             let (rest, (s, span)) = self.string(i)?;
-            return Ok((rest, Expr { kind: ExprKind::Literal(Literal::String(s)), span }));
+            return Ok((
+                rest,
+                Expr {
+                    kind: ExprKind::Literal(Literal::String(s)),
+                    span,
+                },
+            ));
         }
         self.word_expr(i)
     }
@@ -301,7 +366,13 @@ impl<'a> Parser<'a> {
             ("null", Literal::Null),
         ] {
             if let Some((rest, span)) = self.eat_kw(i, kw) {
-                return Some((rest, Expr { kind: ExprKind::Literal(lit), span }));
+                return Some((
+                    rest,
+                    Expr {
+                        kind: ExprKind::Literal(lit),
+                        span,
+                    },
+                ));
             }
         }
         None
@@ -314,13 +385,27 @@ impl<'a> Parser<'a> {
         if self.peek_unit(rest) {
             let (rest, tp) = self.time_period_tail(i, rest, n, span)?;
             let span = tp.span;
-            return Ok((rest, Expr { kind: ExprKind::TimePeriod(tp), span }));
+            return Ok((
+                rest,
+                Expr {
+                    kind: ExprKind::TimePeriod(tp),
+                    span,
+                },
+            ));
         }
         let lit = match n {
-            RawNumber::Integer(v) => Literal::Integer(i64::try_from(v).map_err(|_| out_of_range(i))?),
+            RawNumber::Integer(v) => {
+                Literal::Integer(i64::try_from(v).map_err(|_| out_of_range(i))?)
+            }
             RawNumber::Decimal(d) => Literal::Decimal(d),
         };
-        Ok((rest, Expr { kind: ExprKind::Literal(lit), span }))
+        Ok((
+            rest,
+            Expr {
+                kind: ExprKind::Literal(lit),
+                span,
+            },
+        ))
     }
 
     /// `true`, `false`, `null`, `case ...`, or a name (property, call, index).
@@ -379,14 +464,18 @@ impl<'a> Parser<'a> {
         let mut amount_at = first_span;
         loop {
             let (rest, (word, _)) = self.word(i)?;
-            let unit = time_unit(word).ok_or_else(|| nom::Err::Error(PErr::expected(i, "time unit")))?;
+            let unit =
+                time_unit(word).ok_or_else(|| nom::Err::Error(PErr::expected(i, "time unit")))?;
             let value = match amount {
                 RawNumber::Integer(v) => Number::Integer(
                     i64::try_from(v).map_err(|_| out_of_range(self.at(amount_at.start)))?,
                 ),
                 RawNumber::Decimal(d) => Number::Decimal(d),
             };
-            parts.push(TimePart { amount: value, unit });
+            parts.push(TimePart {
+                amount: value,
+                unit,
+            });
             i = rest;
             // Another `number unit` pair continues the period.
             if !self.peek_number(i) {
@@ -427,7 +516,13 @@ impl<'a> Parser<'a> {
             i = r;
         }
         let span = Span::new(start, self.pos(i));
-        Ok((i, Expr { kind: ExprKind::Property(path), span }))
+        Ok((
+            i,
+            Expr {
+                kind: ExprKind::Property(path),
+                span,
+            },
+        ))
     }
 
     /// After `tag[`: `n]` and an optional `.path`.
@@ -437,7 +532,9 @@ impl<'a> Parser<'a> {
         {
             let (rest, (n, nspan)) = self.number(rest).map_err(cut)?;
             let index = match n {
-                RawNumber::Integer(v) => u32::try_from(v).map_err(|_| out_of_range(self.at(nspan.start)))?,
+                RawNumber::Integer(v) => {
+                    u32::try_from(v).map_err(|_| out_of_range(self.at(nspan.start)))?
+                }
                 RawNumber::Decimal(_) => {
                     return Err(nom::Err::Failure(PErr::custom(
                         self.at(nspan.start),
@@ -456,7 +553,17 @@ impl<'a> Parser<'a> {
                 rest = r;
             }
             let span = Span::new(start, self.pos(rest));
-            Ok((rest, Expr { kind: ExprKind::IndexedProperty { tag: name, index, path }, span }))
+            Ok((
+                rest,
+                Expr {
+                    kind: ExprKind::IndexedProperty {
+                        tag: name,
+                        index,
+                        path,
+                    },
+                    span,
+                },
+            ))
         }
     }
 
@@ -478,7 +585,17 @@ impl<'a> Parser<'a> {
         };
         let (i, close) = self.close(i, ")", "(", open)?;
         let span = Span::new(start, close.end);
-        Ok((i, Expr { kind: ExprKind::Function { name, distinct, args }, span }))
+        Ok((
+            i,
+            Expr {
+                kind: ExprKind::Function {
+                    name,
+                    distinct,
+                    args,
+                },
+                span,
+            },
+        ))
     }
 
     /// After `case`: `[operand] when c then r ... [else e] end`.
@@ -521,7 +638,17 @@ impl<'a> Parser<'a> {
             Err(e) => return Err(e),
         };
         let span = case_span.to(end);
-        Ok((i, Expr { kind: ExprKind::Case { operand, whens, else_result }, span }))
+        Ok((
+            i,
+            Expr {
+                kind: ExprKind::Case {
+                    operand,
+                    whens,
+                    else_result,
+                },
+                span,
+            },
+        ))
     }
 }
 
@@ -536,7 +663,13 @@ fn postfix_word(w: &str, negated: bool) -> Option<Infix> {
 }
 
 fn unary(op: UnaryOp, e: Expr, span: Span) -> Expr {
-    Expr { kind: ExprKind::Unary { op, expr: Box::new(e) }, span }
+    Expr {
+        kind: ExprKind::Unary {
+            op,
+            expr: Box::new(e),
+        },
+        span,
+    }
 }
 
 fn negate(n: RawNumber) -> Option<Literal> {
@@ -550,13 +683,19 @@ fn negate(n: RawNumber) -> Option<Literal> {
 }
 
 pub(crate) fn out_of_range(at: &str) -> nom::Err<PErr> {
-    let len = at.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).unwrap_or(at.len());
+    let len = at
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(at.len());
     nom::Err::Failure(PErr::custom(
         at,
         len,
         ParseErrorKind::InvalidNumber,
         "integer literal out of range",
-        Some(format!("integers must lie between {} and {}", i64::MIN, i64::MAX)),
+        Some(format!(
+            "integers must lie between {} and {}",
+            i64::MIN,
+            i64::MAX
+        )),
     ))
 }
 
@@ -574,11 +713,17 @@ pub(crate) fn expr_to_time_period(e: Expr) -> Result<TimePeriod, Expr> {
     match e.kind {
         ExprKind::TimePeriod(tp) => Ok(tp),
         ExprKind::Literal(Literal::Integer(v)) if v >= 0 => Ok(TimePeriod {
-            parts: vec![TimePart { amount: Number::Integer(v), unit: TimeUnit::Second }],
+            parts: vec![TimePart {
+                amount: Number::Integer(v),
+                unit: TimeUnit::Second,
+            }],
             span: e.span,
         }),
         ExprKind::Literal(Literal::Decimal(v)) if v >= 0.0 => Ok(TimePeriod {
-            parts: vec![TimePart { amount: Number::Decimal(v), unit: TimeUnit::Second }],
+            parts: vec![TimePart {
+                amount: Number::Decimal(v),
+                unit: TimeUnit::Second,
+            }],
             span: e.span,
         }),
         kind => Err(Expr { kind, span: e.span }),

@@ -23,46 +23,10 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Words that are never identifiers unless backquoted.
 pub const RESERVED: &[&str] = &[
-    "select",
-    "from",
-    "where",
-    "group",
-    "by",
-    "having",
-    "output",
-    "order",
-    "limit",
-    "offset",
-    "insert",
-    "into",
-    "as",
-    "and",
-    "or",
-    "not",
-    "in",
-    "between",
-    "like",
-    "regexp",
-    "is",
-    "null",
-    "true",
-    "false",
-    "case",
-    "when",
-    "then",
-    "else",
-    "end",
-    "distinct",
-    "istream",
-    "rstream",
-    "irstream",
-    "every",
-    "pattern",
-    "create",
-    "schema",
-    "asc",
-    "desc",
-    "escape",
+    "select", "from", "where", "group", "by", "having", "output", "order", "limit", "offset",
+    "insert", "into", "as", "and", "or", "not", "in", "between", "like", "regexp", "is", "null",
+    "true", "false", "case", "when", "then", "else", "end", "distinct", "istream", "rstream",
+    "irstream", "every", "pattern", "create", "schema", "asc", "desc", "escape",
 ];
 
 pub fn is_reserved(word: &str) -> bool {
@@ -115,7 +79,10 @@ pub(crate) struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     pub fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, depth: Cell::new(0) }
+        Parser {
+            src,
+            depth: Cell::new(0),
+        }
     }
 
     /// Byte offset of the remaining input `rest`.
@@ -206,7 +173,8 @@ impl<'a> Parser<'a> {
 
     /// Is the next token the keyword `kw` (case-insensitive, whole word)?
     pub fn peek_kw(&self, i: &'a str, kw: &str) -> bool {
-        self.peek_word(i).is_some_and(|w| w.eq_ignore_ascii_case(kw))
+        self.peek_word(i)
+            .is_some_and(|w| w.eq_ignore_ascii_case(kw))
     }
 
     /// Consume keyword `kw` if it is next; never records an expectation.
@@ -253,7 +221,13 @@ impl<'a> Parser<'a> {
 
     /// Require the closing bracket `close` of the `open` bracket that starts at
     /// `open_at`; the error says which bracket is unclosed.
-    pub fn close(&self, i: &'a str, close: &'static str, open: &str, open_at: Span) -> PResult<'a, Span> {
+    pub fn close(
+        &self,
+        i: &'a str,
+        close: &'static str,
+        open: &str,
+        open_at: Span,
+    ) -> PResult<'a, Span> {
         match self.punct(i, close) {
             Ok(ok) => Ok(ok),
             Err(nom::Err::Error(mut e)) | Err(nom::Err::Failure(mut e)) if e.custom.is_none() => {
@@ -316,13 +290,22 @@ impl<'a> Parser<'a> {
             }
             return Ok((
                 rest,
-                Ident { value: name.to_string(), quoted: true, span: self.span(i, rest) },
+                Ident {
+                    value: name.to_string(),
+                    quoted: true,
+                    span: self.span(i, rest),
+                },
             ));
         }
         match self.word(i) {
-            Ok((rest, (w, span))) if !is_reserved(w) => {
-                Ok((rest, Ident { value: w.to_string(), quoted: false, span }))
-            }
+            Ok((rest, (w, span))) if !is_reserved(w) => Ok((
+                rest,
+                Ident {
+                    value: w.to_string(),
+                    quoted: false,
+                    span,
+                },
+            )),
             Ok((_, (w, _))) => Err(nom::Err::Error(PErr::new(
                 i.len(),
                 vec!["identifier".to_string()],
@@ -440,7 +423,9 @@ impl<'a> Parser<'a> {
             return (format!("`{}`", truncate(w)), w.len());
         }
         if c.is_ascii_digit() {
-            let len = i.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).unwrap_or(i.len());
+            let len = i
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .unwrap_or(i.len());
             return (format!("`{}`", truncate(i.get(..len).unwrap_or(""))), len);
         }
         if c == '\'' || c == '"' {
@@ -472,10 +457,22 @@ mod tests {
     #[test]
     fn numbers() {
         let p = Parser::new("");
-        assert_eq!(p.number("42 x").map(|(_, (n, _))| n), Ok(RawNumber::Integer(42)));
-        assert_eq!(p.number("1.5E-2").map(|(_, (n, _))| n), Ok(RawNumber::Decimal(0.015)));
-        assert_eq!(p.number("10L;").map(|(r, (n, _))| (r, n)), Ok((";", RawNumber::Integer(10))));
-        assert!(matches!(p.number("99999999999999999999"), Err(nom::Err::Failure(_))));
+        assert_eq!(
+            p.number("42 x").map(|(_, (n, _))| n),
+            Ok(RawNumber::Integer(42))
+        );
+        assert_eq!(
+            p.number("1.5E-2").map(|(_, (n, _))| n),
+            Ok(RawNumber::Decimal(0.015))
+        );
+        assert_eq!(
+            p.number("10L;").map(|(r, (n, _))| (r, n)),
+            Ok((";", RawNumber::Integer(10)))
+        );
+        assert!(matches!(
+            p.number("99999999999999999999"),
+            Err(nom::Err::Failure(_))
+        ));
         assert!(matches!(p.number("1e999"), Err(nom::Err::Failure(_))));
     }
 

@@ -51,7 +51,11 @@ pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
             let start = src.len().saturating_sub(at);
             Err(ParseError {
                 span: Span::new(start, src.len()),
-                kind: if n == 0 { ParseErrorKind::UnexpectedEof } else { ParseErrorKind::UnexpectedToken },
+                kind: if n == 0 {
+                    ParseErrorKind::UnexpectedEof
+                } else {
+                    ParseErrorKind::UnexpectedToken
+                },
                 message: format!("expected one statement, found {n}"),
                 expected: vec!["`select`".into(), "`insert`".into(), "`create`".into()],
                 help: None,
@@ -108,7 +112,11 @@ impl Parser<'_> {
         };
         let (kind, message, help, len) = match &e.custom {
             Some(c) => {
-                let message = if c.message.is_empty() { generic() } else { c.message.clone() };
+                let message = if c.message.is_empty() {
+                    generic()
+                } else {
+                    c.message.clone()
+                };
                 let kind = if at_end && c.kind == ParseErrorKind::UnexpectedToken {
                     ParseErrorKind::UnexpectedEof
                 } else {
@@ -118,8 +126,11 @@ impl Parser<'_> {
                 (kind, message, c.help.clone(), len)
             }
             None => {
-                let kind =
-                    if at_end { ParseErrorKind::UnexpectedEof } else { ParseErrorKind::UnexpectedToken };
+                let kind = if at_end {
+                    ParseErrorKind::UnexpectedEof
+                } else {
+                    ParseErrorKind::UnexpectedToken
+                };
                 (kind, generic(), None, found_len)
             }
         };
@@ -133,6 +144,12 @@ impl Parser<'_> {
         while !self.src.is_char_boundary(end) {
             end += 1;
         }
-        ParseError { span: Span::new(start, end), kind, message, expected: e.expected.clone(), help }
+        ParseError {
+            span: Span::new(start, end),
+            kind,
+            message,
+            expected: e.expected.clone(),
+            help,
+        }
     }
 }

@@ -63,7 +63,9 @@ impl<'a> Parser<'a> {
             } else {
                 self.eat_kw(i, "and").map(|(r, _)| (r, PLVL_AND))
             };
-            let Some((rest, level)) = next.filter(|(_, l)| *l >= min) else { break };
+            let Some((rest, level)) = next.filter(|(_, l)| *l >= min) else {
+                break;
+            };
             ops += 1;
             if base + ops > MAX_DEPTH {
                 return Err(self.depth_error(self.skip(i)));
@@ -75,7 +77,12 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(never)]
-    fn pattern_infix(&self, rest: &'a str, lhs: PatternExpr, level: u8) -> PResult<'a, PatternExpr> {
+    fn pattern_infix(
+        &self,
+        rest: &'a str,
+        lhs: PatternExpr,
+        level: u8,
+    ) -> PResult<'a, PatternExpr> {
         let (rest, rhs) = if level == PLVL_AND {
             self.pattern_unary(rest)
         } else {
@@ -127,7 +134,13 @@ impl<'a> Parser<'a> {
     ) -> PResult<'a, PatternExpr> {
         let (r, inner) = self.pattern_unary(rest).map_err(cut)?;
         let span = Span::new(kw.start, inner.span.end);
-        Ok((r, PatternExpr { kind: make(Box::new(inner)), span }))
+        Ok((
+            r,
+            PatternExpr {
+                kind: make(Box::new(inner)),
+                span,
+            },
+        ))
     }
 
     /// After `every-`: `distinct(k, ... [, T]) p`.
@@ -140,14 +153,24 @@ impl<'a> Parser<'a> {
         // A last argument that is a time period is the expiry, not a key.
         let mut expiry = None;
         if keys.len() > 1
-            && let Some(Expr { kind: ExprKind::TimePeriod(_), .. }) = keys.last()
-            && let Some(Expr { kind: ExprKind::TimePeriod(tp), .. }) = keys.pop()
+            && let Some(Expr {
+                kind: ExprKind::TimePeriod(_),
+                ..
+            }) = keys.last()
+            && let Some(Expr {
+                kind: ExprKind::TimePeriod(tp),
+                ..
+            }) = keys.pop()
         {
             expiry = Some(tp);
         }
         let (r, inner) = self.pattern_unary(r).map_err(cut)?;
         let span = Span::new(kw.start, inner.span.end);
-        let kind = PatternKind::EveryDistinct { keys, expiry, inner: Box::new(inner) };
+        let kind = PatternKind::EveryDistinct {
+            keys,
+            expiry,
+            inner: Box::new(inner),
+        };
         Ok((r, PatternExpr { kind, span }))
     }
 
@@ -171,7 +194,10 @@ impl<'a> Parser<'a> {
         let (r, _) = self.close(r, "]", "[", open)?;
         let (r, inner) = self.pattern_unary(r).map_err(cut)?;
         let span = Span::new(open.start, inner.span.end);
-        let kind = PatternKind::Repeat { count, inner: Box::new(inner) };
+        let kind = PatternKind::Repeat {
+            count,
+            inner: Box::new(inner),
+        };
         Ok((r, PatternExpr { kind, span }))
     }
 
@@ -198,7 +224,10 @@ impl<'a> Parser<'a> {
         let (rest, _) = self.kw(rest, "within").map_err(cut)?;
         let (rest, tp) = self.time_arg(rest)?;
         let span = Span::new(p.span.start, self.pos(rest));
-        let kind = PatternKind::Guard { inner: Box::new(p), guard: PatternGuard::Within(tp) };
+        let kind = PatternKind::Guard {
+            inner: Box::new(p),
+            guard: PatternGuard::Within(tp),
+        };
         Ok((rest, PatternExpr { kind, span }))
     }
 
@@ -245,7 +274,13 @@ impl<'a> Parser<'a> {
                 let (r, _) = self.kw(r, "interval").map_err(cut)?;
                 let (r, tp) = self.time_arg(r)?;
                 let span = Span::new(t.1.start, self.pos(r));
-                return Ok((r, PatternExpr { kind: PatternKind::TimerInterval(tp), span }));
+                return Ok((
+                    r,
+                    PatternExpr {
+                        kind: PatternKind::TimerInterval(tp),
+                        span,
+                    },
+                ));
             }
         }
         let (rest, first) = match self.ident(i) {
@@ -270,7 +305,17 @@ impl<'a> Parser<'a> {
         let (rest, filter) = self.filter(rest)?;
         let start = tag.as_ref().map_or(event_type.span.start, |t| t.span.start);
         let span = Span::new(start, self.pos(rest));
-        Ok((rest, PatternExpr { kind: PatternKind::Filter { tag, event_type, filter }, span }))
+        Ok((
+            rest,
+            PatternExpr {
+                kind: PatternKind::Filter {
+                    tag,
+                    event_type,
+                    filter,
+                },
+                span,
+            },
+        ))
     }
 
     /// An optional `(e1, e2, ...)` filter after an event type; commas mean `and`.
@@ -290,7 +335,11 @@ impl<'a> Parser<'a> {
         for e in it {
             let span = acc.span.to(e.span);
             acc = Expr {
-                kind: ExprKind::Binary { op: BinaryOp::And, left: Box::new(acc), right: Box::new(e) },
+                kind: ExprKind::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(acc),
+                    right: Box::new(e),
+                },
                 span,
             };
         }

@@ -53,7 +53,9 @@ impl<'a> Parser<'a> {
     fn starts_statement(&self, i: &'a str) -> bool {
         let i = self.skip(i);
         i.starts_with('@')
-            || self.peek_word(i).is_some_and(|w| STATEMENT_STARTS.iter().any(|s| s.eq_ignore_ascii_case(w)))
+            || self
+                .peek_word(i)
+                .is_some_and(|w| STATEMENT_STARTS.iter().any(|s| s.eq_ignore_ascii_case(w)))
     }
 
     /// `[annotations] (create schema ... | [insert into ...] select ...)`.
@@ -83,14 +85,25 @@ impl<'a> Parser<'a> {
             return Err(nom::Err::Failure(e));
         };
         let span = Span::new(start, self.pos(i));
-        Ok((i, Statement { annotations, kind, span }))
+        Ok((
+            i,
+            Statement {
+                annotations,
+                kind,
+                span,
+            },
+        ))
     }
 
     /// `@Name`, `@Name('x')`, `@Tag(name='k', value='v')`.
     fn annotation(&self, i: &'a str) -> PResult<'a, Annotation> {
         let (i, at) = self.punct(i, "@")?;
         let (i, (w, wspan)) = self.word(i).map_err(cut)?;
-        let name = Ident { value: w.to_string(), quoted: false, span: wspan };
+        let name = Ident {
+            value: w.to_string(),
+            quoted: false,
+            span: wspan,
+        };
         let mut args = Vec::new();
         let mut i = i;
         // The `(` must follow the name directly, or it would swallow `(` of nothing.
@@ -121,7 +134,11 @@ impl<'a> Parser<'a> {
             let (r, (w, wspan)) = self.word(i)?;
             let (r, _) = self.punct(r, "=").map_err(cut)?;
             let (r, (value, _)) = self.literal(r).map_err(cut)?;
-            let name = Ident { value: w.to_string(), quoted: false, span: wspan };
+            let name = Ident {
+                value: w.to_string(),
+                quoted: false,
+                span: wspan,
+            };
             let span = Span::new(wspan.start, self.pos(r));
             return Ok((r, AnnotationArg::Named { name, value, span }));
         }
@@ -134,7 +151,13 @@ impl<'a> Parser<'a> {
         let (i, ()) = self.ws(i)?;
         let e = self.expr_bp(i, crate::expr::LVL_NEG);
         match e {
-            Ok((r, Expr { kind: ExprKind::Literal(l), span })) => Ok((r, (l, span))),
+            Ok((
+                r,
+                Expr {
+                    kind: ExprKind::Literal(l),
+                    span,
+                },
+            )) => Ok((r, (l, span))),
             _ => Err(nom::Err::Error(PErr::expected(i, "literal"))),
         }
     }
@@ -189,7 +212,14 @@ impl<'a> Parser<'a> {
         let span = Span::new(create.start, self.pos(i));
         Ok((
             i,
-            CreateSchema { representation, name, fields, start_timestamp, end_timestamp, span },
+            CreateSchema {
+                representation,
+                name,
+                fields,
+                start_timestamp,
+                end_timestamp,
+                span,
+            },
         ))
     }
 
@@ -247,7 +277,14 @@ impl<'a> Parser<'a> {
                 let (r, _) = self.kw(r, "into").map_err(cut)?;
                 let (r, stream) = self.ident(r).map_err(cut)?;
                 let span = Span::new(ins.start, stream.span.end);
-                (r, Some(InsertInto { stream_selector, stream, span }))
+                (
+                    r,
+                    Some(InsertInto {
+                        stream_selector,
+                        stream,
+                        span,
+                    }),
+                )
             }
             None => (i, None),
         };
@@ -272,7 +309,7 @@ impl<'a> Parser<'a> {
                 e
             })
         })?;
-        let (mut i, from) = self.from_clause(i)?;
+        let (mut i, from) = self.source_clause(i)?;
         let mut where_clause = None;
         if let Some((r, _)) = self.eat_kw(i, "where") {
             let (r, e) = self.expr(r).map_err(cut)?;
@@ -322,7 +359,11 @@ impl<'a> Parser<'a> {
                 }
                 None => (r, None),
             };
-            limit = Some(Limit { count, offset, span: Span::new(span.start, self.pos(r)) });
+            limit = Some(Limit {
+                count,
+                offset,
+                span: Span::new(span.start, self.pos(r)),
+            });
             i = r;
         }
         let span = Span::new(start, self.pos(i));
@@ -386,7 +427,14 @@ impl<'a> Parser<'a> {
             (r, false)
         };
         let span = Span::new(expr.span.start, self.pos(r));
-        Ok((r, OrderItem { expr, descending, span }))
+        Ok((
+            r,
+            OrderItem {
+                expr,
+                descending,
+                span,
+            },
+        ))
     }
 
     /// After `output`: `[all|first|last|snapshot] every (N events | T)`.
@@ -422,41 +470,46 @@ impl<'a> Parser<'a> {
                 e
             })
         })?;
-        let (r, rate) = if let Some((r, _)) =
-            self.eat_kw(r, "events").or_else(|| self.eat_kw(r, "event"))
-        {
-            match n {
-                RawNumber::Integer(v) => (r, OutputRate::Events(v)),
-                RawNumber::Decimal(_) => {
-                    return Err(nom::Err::Failure(PErr::custom(
-                        i,
-                        nspan.len(),
-                        ParseErrorKind::InvalidNumber,
-                        "a number of events must be a whole number",
-                        None,
-                    )));
+        let (r, rate) =
+            if let Some((r, _)) = self.eat_kw(r, "events").or_else(|| self.eat_kw(r, "event")) {
+                match n {
+                    RawNumber::Integer(v) => (r, OutputRate::Events(v)),
+                    RawNumber::Decimal(_) => {
+                        return Err(nom::Err::Failure(PErr::custom(
+                            i,
+                            nspan.len(),
+                            ParseErrorKind::InvalidNumber,
+                            "a number of events must be a whole number",
+                            None,
+                        )));
+                    }
                 }
-            }
-        } else if self.peek_word(r).and_then(time_unit).is_some() {
-            let (r, tp) = self.time_period_tail(i, r, n, nspan)?;
-            (r, OutputRate::Time(tp))
-        } else {
-            // A bare number means seconds.
-            let amount = match n {
-                RawNumber::Integer(v) => {
-                    Number::Integer(i64::try_from(v).map_err(|_| crate::expr::out_of_range(i))?)
-                }
-                RawNumber::Decimal(d) => Number::Decimal(d),
+            } else if self.peek_word(r).and_then(time_unit).is_some() {
+                let (r, tp) = self.time_period_tail(i, r, n, nspan)?;
+                (r, OutputRate::Time(tp))
+            } else {
+                // A bare number means seconds.
+                let amount = match n {
+                    RawNumber::Integer(v) => {
+                        Number::Integer(i64::try_from(v).map_err(|_| crate::expr::out_of_range(i))?)
+                    }
+                    RawNumber::Decimal(d) => Number::Decimal(d),
+                };
+                let tp = TimePeriod {
+                    parts: vec![TimePart {
+                        amount,
+                        unit: TimeUnit::Second,
+                    }],
+                    span: nspan,
+                };
+                (r, OutputRate::Time(tp))
             };
-            let tp = TimePeriod { parts: vec![TimePart { amount, unit: TimeUnit::Second }], span: nspan };
-            (r, OutputRate::Time(tp))
-        };
         let span = Span::new(output_span.start, self.pos(r));
         Ok((r, OutputLimit { mode, rate, span }))
     }
 
     /// `Type[(filter)][views] [[as] alias]` or `pattern [ ... ] [[as] alias]`.
-    fn from_clause(&self, i: &'a str) -> PResult<'a, FromClause> {
+    fn source_clause(&self, i: &'a str) -> PResult<'a, FromClause> {
         let i = self.skip(i);
         if let Some((r, kw)) = self.eat_kw(i, "pattern") {
             let (r, open) = self.punct(r, "[").map_err(cut)?;
@@ -464,7 +517,14 @@ impl<'a> Parser<'a> {
             let (r, _) = self.close(r, "]", "[", open)?;
             let (r, alias) = self.alias(r)?;
             let span = Span::new(kw.start, self.pos(r));
-            return Ok((r, FromClause::Pattern(PatternSource { pattern, alias, span })));
+            return Ok((
+                r,
+                FromClause::Pattern(PatternSource {
+                    pattern,
+                    alias,
+                    span,
+                }),
+            ));
         }
         let (r, event_type) = self.ident(i).map_err(|e| {
             cut(e).map(|mut e| {
@@ -491,7 +551,16 @@ impl<'a> Parser<'a> {
         }
         let (r, alias) = self.alias(r)?;
         let span = Span::new(event_type.span.start, self.pos(r));
-        Ok((r, FromClause::Stream(StreamSource { event_type, filter, views, alias, span })))
+        Ok((
+            r,
+            FromClause::Stream(StreamSource {
+                event_type,
+                filter,
+                views,
+                alias,
+                span,
+            }),
+        ))
     }
 
     /// `[as] alias`, where a bare word is an alias unless it is reserved.
@@ -505,7 +574,9 @@ impl<'a> Parser<'a> {
             Some(w) if !is_reserved(w) => {
                 let after = at.get(w.len()..).unwrap_or("");
                 if after.starts_with(':') && NAMESPACES.iter().any(|n| n.eq_ignore_ascii_case(w)) {
-                    let view = self.peek_word(after.get(1..).unwrap_or("")).unwrap_or("time");
+                    let view = self
+                        .peek_word(after.get(1..).unwrap_or(""))
+                        .unwrap_or("time");
                     return Err(nom::Err::Failure(PErr::custom(
                         at,
                         w.len(),
@@ -563,7 +634,11 @@ impl<'a> Parser<'a> {
                 Some(k) => format!("did you mean `{}`?", k.name()),
                 None => format!(
                     "the windows are {}",
-                    ViewKind::ALL.iter().map(|k| format!("`{}`", k.name())).collect::<Vec<_>>().join(", ")
+                    ViewKind::ALL
+                        .iter()
+                        .map(|k| format!("`{}`", k.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             return Err(nom::Err::Failure(PErr::custom(

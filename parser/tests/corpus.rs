@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use cepheus_parser::parse_script;
 
 fn epl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -30,11 +32,24 @@ fn check_round_trip(path: &Path) {
             panic!("{}:{line}:{col}: {}", path.display(), e.message);
         }
     };
-    assert!(!script.statements.is_empty(), "{}: no statements", path.display());
+    assert!(
+        !script.statements.is_empty(),
+        "{}: no statements",
+        path.display()
+    );
     let printed = script.to_string();
-    let reparsed = parse_script(&printed)
-        .unwrap_or_else(|e| panic!("{}: printed text does not parse: {e}\n{printed}", path.display()));
-    assert_eq!(reparsed, script, "{}: round trip changed the tree\n{printed}", path.display());
+    let reparsed = parse_script(&printed).unwrap_or_else(|e| {
+        panic!(
+            "{}: printed text does not parse: {e}\n{printed}",
+            path.display()
+        )
+    });
+    assert_eq!(
+        reparsed,
+        script,
+        "{}: round trip changed the tree\n{printed}",
+        path.display()
+    );
     // Printing is a fixed point.
     assert_eq!(reparsed.to_string(), printed);
 }
@@ -43,7 +58,11 @@ fn check_round_trip(path: &Path) {
 fn conformance_cases_round_trip() {
     let mut files = Vec::new();
     epl_files(&repo_root().join("tests/conformance/cases"), &mut files);
-    assert!(files.len() >= 52, "expected the conformance cases, found {}", files.len());
+    assert!(
+        files.len() >= 52,
+        "expected the conformance cases, found {}",
+        files.len()
+    );
     for f in &files {
         check_round_trip(f);
     }

@@ -21,12 +21,19 @@ fn expected_and_found_with_unclosed_paren() {
     assert_eq!(e.kind, ParseErrorKind::UnexpectedToken);
     assert_eq!(&src[e.span.start..e.span.end], "from");
     assert_eq!(e.expected, ["`)`"]);
-    assert!(help(&e).contains("this `(` (line 1, column 9) is not closed"), "{e:?}");
+    assert!(
+        help(&e).contains("this `(` (line 1, column 9) is not closed"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn unclosed_bracket_at_end_is_incomplete() {
-    for src in ["select a from T where (x = 1", "select * from pattern [every A", "select f(1"] {
+    for src in [
+        "select a from T where (x = 1",
+        "select * from pattern [every A",
+        "select f(1",
+    ] {
         let e = err(src);
         assert_eq!(e.kind, ParseErrorKind::UnexpectedEof, "{src}");
         assert!(e.is_incomplete());
@@ -36,10 +43,20 @@ fn unclosed_bracket_at_end_is_incomplete() {
 
 #[test]
 fn statement_not_finished_is_unexpected_eof() {
-    for src in ["select", "select a from", "select a from T where", "create schema A(", "@name('x')"] {
+    for src in [
+        "select",
+        "select a from",
+        "select a from T where",
+        "create schema A(",
+        "@name('x')",
+    ] {
         let e = err(src);
         assert_eq!(e.kind, ParseErrorKind::UnexpectedEof, "{src}: {e:?}");
-        assert!(e.message.ends_with("found end of input"), "{src}: {}", e.message);
+        assert!(
+            e.message.ends_with("found end of input"),
+            "{src}: {}",
+            e.message
+        );
     }
 }
 
@@ -47,13 +64,20 @@ fn statement_not_finished_is_unexpected_eof() {
 fn missing_semicolon_between_statements() {
     for (src, found) in [
         ("select a from T\nselect b from U", "select"),
-        ("select a from T where x = 1 @name('b') select b from U", "@"),
+        (
+            "select a from T where x = 1 @name('b') select b from U",
+            "@",
+        ),
         ("create schema A(x int) create schema B(y int)", "create"),
         ("select a from T insert into X select b from U", "insert"),
     ] {
         let e = err(src);
         assert_eq!(e.message, format!("expected `;`, found `{found}`"), "{src}");
-        assert_eq!(help(&e), "missing `;` after the previous statement?", "{src}");
+        assert_eq!(
+            help(&e),
+            "missing `;` after the previous statement?",
+            "{src}"
+        );
     }
 }
 
@@ -104,7 +128,10 @@ fn error_on_line_three_has_line_and_column() {
     assert_eq!(e.message, "expected expression, found `)`");
     let report = format!("{:?}", e.clone().with_source("rules/r.epl", src));
     assert!(report.contains("rules/r.epl:3:18"), "{report}");
-    assert!(report.contains("expected expression, found `)`"), "{report}");
+    assert!(
+        report.contains("expected expression, found `)`"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -127,20 +154,38 @@ fn keyword_as_identifier() {
 
 #[test]
 fn other_messages() {
-    assert_eq!(err("select a b from T").message, "expected one of `,` or `from`, found `b`");
-    assert_eq!(err("select a from T group x").message, "expected `by`, found `x`");
-    assert_eq!(err("create schema A(x strin)").kind, ParseErrorKind::UnknownType);
+    assert_eq!(
+        err("select a b from T").message,
+        "expected one of `,` or `from`, found `b`"
+    );
+    assert_eq!(
+        err("select a from T group x").message,
+        "expected `by`, found `x`"
+    );
+    assert_eq!(
+        err("create schema A(x strin)").kind,
+        ParseErrorKind::UnknownType
+    );
     assert_eq!(
         err("select * from pattern [A where timer:within(x)]").kind,
         ParseErrorKind::InvalidTimePeriod
     );
-    assert_eq!(err("select a from T limit 1.5").kind, ParseErrorKind::InvalidNumber);
-    assert_eq!(err("select a from T output every 1.5 events").kind, ParseErrorKind::InvalidNumber);
+    assert_eq!(
+        err("select a from T limit 1.5").kind,
+        ParseErrorKind::InvalidNumber
+    );
+    assert_eq!(
+        err("select a from T output every 1.5 events").kind,
+        ParseErrorKind::InvalidNumber
+    );
     assert_eq!(
         err("selec a from T").message,
         "expected one of `select`, `insert`, `create` or `@`, found `selec`"
     );
-    assert_eq!(parse_expression("a +").map_err(|e| e.kind), Err(ParseErrorKind::UnexpectedEof));
+    assert_eq!(
+        parse_expression("a +").map_err(|e| e.kind),
+        Err(ParseErrorKind::UnexpectedEof)
+    );
     assert_eq!(
         parse_expression("a b").map_err(|e| e.message),
         Err("expected end of expression, found `b`".to_string())
@@ -160,11 +205,19 @@ fn assert_depth_error(src: &str) {
 #[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let n = 10_000;
-    assert_depth_error(&format!("select {}1{} from T", "(".repeat(n), ")".repeat(n)));
+    assert_depth_error(&format!(
+        "select {}1{} from T",
+        "(".repeat(n),
+        ")".repeat(n)
+    ));
     assert_depth_error(&format!("select {}1 from T", "(".repeat(n)));
     assert_depth_error(&format!("select {}a from T", "not ".repeat(n)));
     assert_depth_error(&format!("select {}1 from T", "1 + ".repeat(n)));
-    assert_depth_error(&format!("select f({}1{}) from T", "f(".repeat(n), ")".repeat(n)));
+    assert_depth_error(&format!(
+        "select f({}1{}) from T",
+        "f(".repeat(n),
+        ")".repeat(n)
+    ));
     assert_depth_error(&format!(
         "select * from pattern [{}A{}]",
         "(".repeat(n),
@@ -174,8 +227,14 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     assert_depth_error(&format!("select * from pattern [{}A]", "A -> ".repeat(n)));
     assert_depth_error(&format!("select * from pattern [{}A]", "[2] ".repeat(n)));
     assert_depth_error(&format!("select * from pattern [{}A]", "not ".repeat(n)));
-    assert_depth_error(&format!("select * from pattern [A{}]", " where timer:within(1)".repeat(n)));
-    assert_depth_error(&format!("select * from pattern [{}A]", "every-distinct(a) ".repeat(n)));
+    assert_depth_error(&format!(
+        "select * from pattern [A{}]",
+        " where timer:within(1)".repeat(n)
+    ));
+    assert_depth_error(&format!(
+        "select * from pattern [{}A]",
+        "every-distinct(a) ".repeat(n)
+    ));
     assert_depth_error(&format!("select * from pattern [{}A]", "(A and ".repeat(n)));
     assert_depth_error(&format!("select * from pattern [{}A]", "A or ".repeat(n)));
     assert_depth_error(&format!("select {}1 from T", "x in (".repeat(n)));
@@ -191,6 +250,10 @@ fn nesting_below_the_limit_parses() {
     let n = MAX_DEPTH - 10;
     let src = format!("select {}1{} from T", "(".repeat(n), ")".repeat(n));
     assert!(parse_script(&src).is_ok());
-    let src = format!("select * from pattern [{}A{}]", "(".repeat(n / 2), ")".repeat(n / 2));
+    let src = format!(
+        "select * from pattern [{}A{}]",
+        "(".repeat(n / 2),
+        ")".repeat(n / 2)
+    );
     assert!(parse_script(&src).is_ok());
 }

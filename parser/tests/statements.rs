@@ -38,7 +38,10 @@ fn prop(name: &str) -> Expr {
 #[test]
 fn empty_script_and_comments_only() {
     assert_eq!(parse_script(""), Ok(Script::default()));
-    assert_eq!(parse_script("  -- nothing\n /* here */ // at all\n"), Ok(Script::default()));
+    assert_eq!(
+        parse_script("  -- nothing\n /* here */ // at all\n"),
+        Ok(Script::default())
+    );
     assert_eq!(parse_script(";;"), Ok(Script::default()));
 }
 
@@ -55,8 +58,13 @@ fn statements_separated_by_semicolons_last_optional() {
 fn statement_span_excludes_semicolon_and_includes_annotations() {
     let src = "  @name('a') select * from A ;";
     let st = one(src);
-    assert_eq!(&src[st.span.start..st.span.end], "@name('a') select * from A");
-    let StatementKind::Select(s) = &st.kind else { panic!() };
+    assert_eq!(
+        &src[st.span.start..st.span.end],
+        "@name('a') select * from A"
+    );
+    let StatementKind::Select(s) = &st.kind else {
+        panic!()
+    };
     assert_eq!(&src[s.span.start..s.span.end], "select * from A");
 }
 
@@ -73,11 +81,21 @@ fn annotations() {
         "@Name('x') @Description('a \\'quoted\\' text') @Tag(name='k', value='v') \
          @Hint('max_instances=10') @Audit @Priority(5) select * from A",
     );
-    let names: Vec<_> = st.annotations.iter().map(|a| a.name.value.as_str()).collect();
-    assert_eq!(names, ["Name", "Description", "Tag", "Hint", "Audit", "Priority"]);
+    let names: Vec<_> = st
+        .annotations
+        .iter()
+        .map(|a| a.name.value.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Name", "Description", "Tag", "Hint", "Audit", "Priority"]
+    );
     assert_eq!(
         st.annotations[0].args,
-        vec![AnnotationArg::Positional(Literal::String("x".into()), Span::default())]
+        vec![AnnotationArg::Positional(
+            Literal::String("x".into()),
+            Span::default()
+        )]
     );
     let AnnotationArg::Named { name, value, .. } = &st.annotations[2].args[1] else {
         panic!("named arg")
@@ -87,10 +105,16 @@ fn annotations() {
     assert!(st.annotations[4].args.is_empty());
     assert_eq!(
         st.annotations[5].args,
-        vec![AnnotationArg::Positional(Literal::Integer(5), Span::default())]
+        vec![AnnotationArg::Positional(
+            Literal::Integer(5),
+            Span::default()
+        )]
     );
     // `@Audit()` with empty parentheses is the same as `@Audit`.
-    assert_eq!(one("@Audit() select * from A"), one("@Audit select * from A"));
+    assert_eq!(
+        one("@Audit() select * from A"),
+        one("@Audit select * from A")
+    );
     let src = "@Name('x') select * from A";
     let a = &one(src).annotations[0];
     assert_eq!((a.span.start, a.span.end), (0, 10));
@@ -110,7 +134,10 @@ fn create_schema() {
     assert_eq!(c.representation, SchemaRepresentation::Default);
     let types: Vec<_> = c.fields.iter().map(|f| f.ty).collect();
     use FieldType::*;
-    assert_eq!(types, [String, Double, Long, Int, Int, Float, Boolean, String, Int]);
+    assert_eq!(
+        types,
+        [String, Double, Long, Int, Int, Float, Boolean, String, Int]
+    );
     assert!(c.start_timestamp.is_none());
 }
 
@@ -133,7 +160,9 @@ fn create_schema_variants() {
     };
     assert_eq!(c.representation, SchemaRepresentation::Json);
     let src = "create schema A(x  int)";
-    let StatementKind::CreateSchema(c) = one(src).kind else { panic!() };
+    let StatementKind::CreateSchema(c) = one(src).kind else {
+        panic!()
+    };
     let f = &c.fields[0];
     assert_eq!(&src[f.ty_span.start..f.ty_span.end], "int");
     assert_eq!((c.span.start, c.span.end), (0, src.len()));
@@ -143,10 +172,27 @@ fn create_schema_variants() {
 fn select_list_wildcard_and_aliases() {
     let s = select("select *, price * 2 as double_price, `select` as `from` from T");
     assert!(matches!(s.items[0], SelectItem::Wildcard(_)));
-    let SelectItem::Expr { alias, .. } = &s.items[1] else { panic!() };
-    assert_eq!(alias.as_ref().map(|a| a.value.as_str()), Some("double_price"));
-    let SelectItem::Expr { expr, alias, .. } = &s.items[2] else { panic!() };
-    assert_eq!(expr, &Expr { kind: ExprKind::Property(vec![Ident { value: "select".into(), quoted: true, span: Span::default() }]), span: Span::default() });
+    let SelectItem::Expr { alias, .. } = &s.items[1] else {
+        panic!()
+    };
+    assert_eq!(
+        alias.as_ref().map(|a| a.value.as_str()),
+        Some("double_price")
+    );
+    let SelectItem::Expr { expr, alias, .. } = &s.items[2] else {
+        panic!()
+    };
+    assert_eq!(
+        expr,
+        &Expr {
+            kind: ExprKind::Property(vec![Ident {
+                value: "select".into(),
+                quoted: true,
+                span: Span::default()
+            }]),
+            span: Span::default()
+        }
+    );
     assert_eq!(alias.as_ref().map(|a| a.value.as_str()), Some("from"));
 }
 
@@ -162,8 +208,14 @@ fn common_field_names_are_identifiers() {
 #[test]
 fn stream_selectors_and_distinct() {
     assert_eq!(select("select * from T").stream_selector, None);
-    assert_eq!(select("select istream * from T").stream_selector, Some(StreamSelector::IStream));
-    assert_eq!(select("select rstream * from T").stream_selector, Some(StreamSelector::RStream));
+    assert_eq!(
+        select("select istream * from T").stream_selector,
+        Some(StreamSelector::IStream)
+    );
+    assert_eq!(
+        select("select rstream * from T").stream_selector,
+        Some(StreamSelector::RStream)
+    );
     let s = select("select irstream distinct a from T");
     assert_eq!(s.stream_selector, Some(StreamSelector::IRStream));
     assert!(s.distinct);
@@ -176,9 +228,15 @@ fn insert_into() {
     assert_eq!(ins.stream.value, "Big");
     assert_eq!(ins.stream_selector, None);
     let s = select("insert rstream into Old select a from T");
-    assert_eq!(s.insert_into.and_then(|i| i.stream_selector), Some(StreamSelector::RStream));
+    assert_eq!(
+        s.insert_into.and_then(|i| i.stream_selector),
+        Some(StreamSelector::RStream)
+    );
     let s = select("insert irstream into Both select a from T");
-    assert_eq!(s.insert_into.and_then(|i| i.stream_selector), Some(StreamSelector::IRStream));
+    assert_eq!(
+        s.insert_into.and_then(|i| i.stream_selector),
+        Some(StreamSelector::IRStream)
+    );
 }
 
 #[test]
@@ -192,12 +250,18 @@ fn all_clauses() {
     assert_eq!(s.group_by.len(), 2);
     assert!(s.having.is_some());
     let out = s.output.expect("output");
-    assert_eq!((out.mode, out.rate), (OutputMode::Last, OutputRate::Events(5)));
+    assert_eq!(
+        (out.mode, out.rate),
+        (OutputMode::Last, OutputRate::Events(5))
+    );
     let desc: Vec<_> = s.order_by.iter().map(|o| o.descending).collect();
     assert_eq!(desc, [true, false, false]);
     let limit = s.limit.expect("limit");
     assert_eq!((limit.count, limit.offset), (10, Some(20)));
-    assert_eq!(select("select a from T limit 3").limit.map(|l| l.offset), Some(None));
+    assert_eq!(
+        select("select a from T limit 3").limit.map(|l| l.offset),
+        Some(None)
+    );
 }
 
 #[test]
@@ -222,19 +286,40 @@ fn windows_hash_spelling() {
     let v = views("select * from T#time(5 min)");
     assert_eq!(v[0].kind, ViewKind::Time);
     assert!(matches!(&v[0].params[0].kind, ExprKind::TimePeriod(tp) if tp.millis() == 300_000));
-    assert_eq!(views("select * from T#length(10)")[0].kind, ViewKind::Length);
-    assert_eq!(views("select * from T#time_batch(1 min)")[0].kind, ViewKind::TimeBatch);
-    assert_eq!(views("select * from T#length_batch(5)")[0].kind, ViewKind::LengthBatch);
+    assert_eq!(
+        views("select * from T#length(10)")[0].kind,
+        ViewKind::Length
+    );
+    assert_eq!(
+        views("select * from T#time_batch(1 min)")[0].kind,
+        ViewKind::TimeBatch
+    );
+    assert_eq!(
+        views("select * from T#length_batch(5)")[0].kind,
+        ViewKind::LengthBatch
+    );
     let v = views("select * from T#ext_timed(ts, 10 sec)");
     assert_eq!(v[0].kind, ViewKind::ExtTimed);
     assert_eq!(v[0].params[0], prop("ts"));
-    assert_eq!(views("select * from T#keepall"), views("select * from T#keepall()"));
+    assert_eq!(
+        views("select * from T#keepall"),
+        views("select * from T#keepall()")
+    );
     assert!(views("select * from T#keepall")[0].params.is_empty());
     assert_eq!(views("select * from T#unique(a, b)")[0].params.len(), 2);
-    assert_eq!(views("select * from T#firstevent")[0].kind, ViewKind::FirstEvent);
-    assert_eq!(views("select * from T#lastevent")[0].kind, ViewKind::LastEvent);
+    assert_eq!(
+        views("select * from T#firstevent")[0].kind,
+        ViewKind::FirstEvent
+    );
+    assert_eq!(
+        views("select * from T#lastevent")[0].kind,
+        ViewKind::LastEvent
+    );
     let v = views("select * from T#groupwin(k)#length(5)");
-    assert_eq!(v.iter().map(|v| v.kind).collect::<Vec<_>>(), [ViewKind::GroupWin, ViewKind::Length]);
+    assert_eq!(
+        v.iter().map(|v| v.kind).collect::<Vec<_>>(),
+        [ViewKind::GroupWin, ViewKind::Length]
+    );
 }
 
 #[test]
@@ -267,7 +352,9 @@ fn view_spans() {
     let v = views(src);
     assert_eq!(&src[v[0].span.start..v[0].span.end], "#time(5 min)");
     assert_eq!(&src[v[1].span.start..v[1].span.end], ".win:length(3)");
-    let ExprKind::TimePeriod(tp) = &v[0].params[0].kind else { panic!() };
+    let ExprKind::TimePeriod(tp) = &v[0].params[0].kind else {
+        panic!()
+    };
     assert_eq!(&src[tp.span.start..tp.span.end], "5 min");
 }
 
@@ -304,9 +391,18 @@ fn time_periods() {
 fn output_rate_limiting() {
     let out = |src: &str| select(src).output.expect("output");
     let o = out("select a from T output every 5 events");
-    assert_eq!((o.mode, o.rate), (OutputMode::Default, OutputRate::Events(5)));
-    assert_eq!(out("select a from T output first every 1 event").rate, OutputRate::Events(1));
-    assert_eq!(out("select a from T output all every 2 events").mode, OutputMode::All);
+    assert_eq!(
+        (o.mode, o.rate),
+        (OutputMode::Default, OutputRate::Events(5))
+    );
+    assert_eq!(
+        out("select a from T output first every 1 event").rate,
+        OutputRate::Events(1)
+    );
+    assert_eq!(
+        out("select a from T output all every 2 events").mode,
+        OutputMode::All
+    );
     let o = out("select a from T output snapshot every 10 seconds");
     assert_eq!(o.mode, OutputMode::Snapshot);
     assert!(matches!(&o.rate, OutputRate::Time(tp) if tp.millis() == 10_000));
@@ -320,10 +416,14 @@ fn output_rate_limiting() {
 #[test]
 fn pattern_source_with_alias() {
     let s = select("select * from pattern [every a=A -> b=B] as p");
-    let FromClause::Pattern(p) = s.from else { panic!() };
+    let FromClause::Pattern(p) = s.from else {
+        panic!()
+    };
     assert_eq!(p.alias.map(|a| a.value).as_deref(), Some("p"));
     let s = select("select * from pattern [A] p");
-    let FromClause::Pattern(p) = s.from else { panic!() };
+    let FromClause::Pattern(p) = s.from else {
+        panic!()
+    };
     assert_eq!(p.alias.map(|a| a.value).as_deref(), Some("p"));
 }
 

@@ -629,6 +629,19 @@ impl<'a> Parser<'a> {
                 e
             })
         })?;
+        if !dotted && r.starts_with(':') && NAMESPACES.iter().any(|n| n.eq_ignore_ascii_case(name))
+        {
+            let view = self.peek_word(r.get(1..).unwrap_or("")).unwrap_or("time");
+            return Err(nom::Err::Failure(PErr::custom(
+                self.at(name_span.start),
+                name.len() + 1,
+                ParseErrorKind::UnexpectedToken,
+                format!("unexpected `{name}:` after `#`"),
+                Some(format!(
+                    "write `#{view}(...)`, or `.{name}:{view}(...)` without the `#`"
+                )),
+            )));
+        }
         let Some(kind) = ViewKind::from_name(name) else {
             let help = match closest_view(name) {
                 Some(k) => format!("did you mean `{}`?", k.name()),

@@ -91,6 +91,15 @@ fn win_time_without_dot() {
 }
 
 #[test]
+fn namespace_after_hash() {
+    let e = err("select * from T#win:time(1 min)");
+    assert_eq!(
+        help(&e),
+        "write `#time(...)`, or `.win:time(...)` without the `#`"
+    );
+}
+
+#[test]
 fn unknown_window_suggests_the_closest() {
     let e = err("select * from T#time_bach(1 min)");
     assert_eq!(e.kind, ParseErrorKind::UnknownView);

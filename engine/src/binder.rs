@@ -81,13 +81,9 @@ impl ExprBinder<'_> {
                 ast::Literal::Null => (BoundExpr::Const(Value::Null), Type::Null),
             }),
             ExprKind::Property(path) => self.property(path, e.span),
-            ExprKind::IndexedProperty { tag, .. } => Err(BindError::new(
-                e.span,
-                format!(
-                    "indexed tag properties (`{}[n]`) are not supported yet",
-                    tag.value
-                ),
-            )),
+            ExprKind::IndexedProperty { tag, index, path } => {
+                self.indexed_property(tag, *index, path, e.span)
+            }
             ExprKind::Unary { op, expr } => {
                 let (b, t) = self.bind(expr)?;
                 match op {
@@ -363,6 +359,49 @@ impl ExprBinder<'_> {
                     _ => Err(BindError::new(span, "nested properties are not supported")),
                 }
             }
+        }
+    }
+
+    /// `a[0]` / `a[0].v`: an event of a repeated pattern tag (`[2] a=A`).
+    fn indexed_property(
+        &self,
+        tag: &ast::Ident,
+        index: u32,
+        path: &[ast::Ident],
+        span: Span,
+    ) -> Result<(BoundExpr, Type)> {
+        let NameScope::Pattern { tags, .. } = &self.scope else {
+            return Err(BindError::new(
+                span,
+                format!("`{}[{index}]`: only pattern tags can be indexed", tag.value),
+            ));
+        };
+        let Some(ti) = tags.iter().position(|(t, _)| *t == tag.value) else {
+            return Err(unknown_tag(&tag.value, tags, span));
+        };
+        let ty = &tags[ti].1;
+        let index = index as usize;
+        match path {
+            [] => Ok((
+                BoundExpr::TagElement {
+                    tag: ti,
+                    index,
+                    field: None,
+                },
+                Type::Event(ty.id),
+            )),
+            [f] => {
+                let (fi, fty) = field_of(ty, &f.value, span)?;
+                Ok((
+                    BoundExpr::TagElement {
+                        tag: ti,
+                        index,
+                        field: Some(fi),
+                    },
+                    fty,
+                ))
+            }
+            _ => Err(BindError::new(span, "nested properties are not supported")),
         }
     }
 
@@ -1050,6 +1089,7 @@ fn collect_plain_refs(e: &BoundExpr, out: &mut Vec<(usize, usize)>) {
         B::Field(f) => out.push((usize::MAX, *f)),
         B::TagField { tag, field } => out.push((*tag, *field)),
         B::Tag(t) => out.push((*t, usize::MAX)),
+        B::TagElement { tag, field, .. } => out.push((*tag, field.unwrap_or(usize::MAX))),
         B::Neg(x) | B::Not(x) => collect_plain_refs(x, out),
         B::IsNull { expr, .. } | B::Like { expr, .. } | B::Regexp { expr, .. } => {
             collect_plain_refs(expr, out)

@@ -19,6 +19,13 @@ pub enum BoundExpr {
     },
     /// A pattern tag's whole event.
     Tag(usize),
+    /// `a[index]` or `a[index].field`: one event of a repeated pattern tag
+    /// (`[3] a=A`), or one of its fields; null when the index is out of range.
+    TagElement {
+        tag: usize,
+        index: usize,
+        field: Option<usize>,
+    },
     /// The current value of an aggregate.
     Aggregate(usize),
     Neg(Box<BoundExpr>),
@@ -132,6 +139,14 @@ impl BoundExpr {
                 _ => Value::Null,
             },
             BoundExpr::Tag(tag) => s.tags.get(*tag).cloned().unwrap_or(Value::Null),
+            BoundExpr::TagElement { tag, index, field } => match s.tags.get(*tag) {
+                Some(Value::Array(items)) => match (items.get(*index), field) {
+                    (Some(Value::Event(e)), Some(f)) => e.get(*f).clone(),
+                    (Some(v), None) => v.clone(),
+                    _ => Value::Null,
+                },
+                _ => Value::Null,
+            },
             BoundExpr::Aggregate(i) => s.aggregates.get(*i).cloned().unwrap_or(Value::Null),
             BoundExpr::Neg(e) => match e.eval(s) {
                 Value::Int(i) => Value::Int(i.wrapping_neg()),

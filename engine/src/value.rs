@@ -19,6 +19,8 @@ pub enum Value {
     Str(Arc<str>),
     /// A whole event: a pattern tag (`select a from pattern [...]`).
     Event(Arc<Event>),
+    /// The events of a repeated pattern tag (`[3] a=A` binds `a` to three events).
+    Array(Arc<[Value]>),
 }
 
 /// The static type of an expression, inferred by the binder.
@@ -123,6 +125,7 @@ impl Value {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.to_string()),
             Value::Event(e) => e.to_json(),
+            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
         }
     }
 }
@@ -142,6 +145,7 @@ impl PartialEq for Value {
             }
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Event(a), Value::Event(b)) => Arc::ptr_eq(a, b),
+            (Value::Array(a), Value::Array(b)) => a == b,
             _ => false,
         }
     }
@@ -157,6 +161,7 @@ impl std::hash::Hash for Value {
             Value::Float(f) => hash_number(*f, state),
             Value::Str(s) => s.hash(state),
             Value::Event(e) => (Arc::as_ptr(e) as usize).hash(state),
+            Value::Array(items) => items.hash(state),
         }
     }
 }
@@ -176,6 +181,7 @@ impl fmt::Display for Value {
             Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => f.write_str(s),
             Value::Event(e) => write!(f, "{}", e.to_json()),
+            Value::Array(_) => write!(f, "{}", self.to_json()),
         }
     }
 }

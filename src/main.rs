@@ -1,4 +1,5 @@
 //! The `cepheus` command line.
+mod bench;
 mod demo;
 mod diagnostic;
 mod rules;
@@ -42,6 +43,8 @@ enum Command {
     },
     /// Run rules over JSON-lines events and print output rows as JSON lines.
     Run(run::RunArgs),
+    /// Throughput of the reference queries next to hand-written loops, in one run.
+    Bench(bench::BenchArgs),
     /// The shipped rules over generated events, alerts printed (no Kafka needed).
     Demo(demo::DemoArgs),
     /// Write a reference workload as JSON lines to stdout.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Explain { paths } => explain(&paths),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Gen {
             kind,
             count,

@@ -249,7 +249,7 @@ impl ResultSet {
     fn drop_empty_groups<'a>(&mut self, keys: impl Iterator<Item = &'a GroupKey>) {
         for k in keys {
             if self.groups.get(k).is_some_and(|g| g.aggs.events <= 0) {
-                self.groups.shift_remove(k);
+                self.groups.swap_remove(k);
             }
         }
     }

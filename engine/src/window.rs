@@ -186,7 +186,7 @@ impl Window {
             }
             Window::Unique { keys, events } => {
                 let key = GroupKey::of(keys, &Scope::event(&event));
-                if let Some(old) = events.shift_remove(&key) {
+                if let Some(old) = events.swap_remove(&key) {
                     out.removed.push(old);
                 }
                 events.insert(key, event.clone());

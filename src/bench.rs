@@ -1,0 +1,206 @@
+//! `cepheus bench`: the reference queries of shared/bench/README.md through
+//! the engine, next to hand-written single-purpose loops, in the same run.
+use std::collections::{HashMap, VecDeque};
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use cepheus_connectors::generate::{GenOptions, Generator, Kind};
+use cepheus_connectors::jsonl::JsonLinesDecoder;
+use cepheus_engine::{Engine, EventTime, TypeRegistry, Value};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Events per query.
+    #[arg(long, default_value_t = 2_000_000)]
+    events: u64,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+const Q1: &str = "create schema TemperatureEvent(sensor string, temperature double, ts long) starttimestamp ts;\n\
+    select sensor, avg(temperature) as avgTemp from TemperatureEvent#time(5 min) group by sensor having avg(temperature) > 30;";
+const Q2: &str = "create schema Transfer(wallet string, amount double, ts long) starttimestamp ts;\n\
+    select wallet, sum(amount) as total from Transfer#time_batch(5 min) group by wallet having sum(amount) > 10000;";
+const Q_PRE: &str = "create schema E(p0 long, p1 long);\nselect p0, sum(p1) as s from E group by p0 having sum(p1) > 1000000;";
+
+pub fn run(args: BenchArgs) -> ExitCode {
+    println!("cepheus bench: {} events per query, median of {} runs, one core\n", args.events, args.runs);
+    println!("{:<34} {:>14} {:>14} {:>8} {:>9}", "query", "engine ev/s", "hand ev/s", "ratio", "rows");
+    for (name, kind, epl, hand) in [
+        ("Q1 temperature #time(5 min)", Kind::Temperature, Q1, hand_q1 as fn(&[u8]) -> u64),
+        ("Q2 transfers #time_batch(5 min)", Kind::Transfer, Q2, hand_q2 as fn(&[u8]) -> u64),
+    ] {
+        let data = generate(kind, args.events);
+        let (e_rate, e_rows) = median(args.runs, || engine_json(epl, &data, kind.event_type()), args.events);
+        let (h_rate, h_rows) = median(args.runs, || hand(&data), args.events);
+        if e_rows != h_rows {
+            eprintln!("bench: {name}: engine produced {e_rows} rows, the hand-written loop {h_rows}: they disagree");
+            return ExitCode::from(1);
+        }
+        println!("{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {e_rows:>9}", 100.0 * e_rate / h_rate);
+    }
+    let (rate, rows) = median(args.runs, || engine_predecoded(args.events), args.events);
+    println!("{:<34} {rate:>14.0} {:>14} {:>8} {rows:>9}", "grouped having, pre-decoded", "-", "-");
+    println!("\npeak RSS of this process: {} MiB", peak_rss_kib() / 1024);
+    ExitCode::SUCCESS
+}
+
+fn generate(kind: Kind, n: u64) -> Vec<u8> {
+    let mut g = Generator::new(kind, GenOptions::default());
+    let mut buf = Vec::with_capacity(n as usize * 80);
+    for _ in 0..n {
+        let _ = g.write_next(&mut buf);
+    }
+    buf
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> u64, events: u64) -> (f64, u64) {
+    let mut rates = Vec::new();
+    let mut rows = 0;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        rows = f();
+        rates.push(events as f64 / start.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    (rates[rates.len() / 2], rows)
+}
+
+fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
+    let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else { return 0 };
+    let Ok(decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else { return 0 };
+    let mut engine: Option<Engine> = None;
+    let mut bound = Some(bound);
+    let mut out = Vec::new();
+    let mut rows = 0u64;
+    for line in data.lines() {
+        let Ok(line) = line else { break };
+        let Ok(Some(ev)) = decoder.decode(&line) else { continue };
+        let t = ev.time.unwrap_or_default();
+        let engine = match &mut engine {
+            Some(e) => e,
+            None => match bound.take().map(|b| Engine::new(b, t)) {
+                Some(Ok(e)) => engine.insert(e),
+                _ => return 0,
+            },
+        };
+        engine.advance_to(t, &mut out);
+        engine.send(&ev.ty, ev.fields, &mut out);
+        rows += out.drain(..).map(|d| d.output.insert.len() as u64).sum::<u64>();
+    }
+    rows
+}
+
+fn engine_predecoded(n: u64) -> u64 {
+    let Ok(bound) = crate::rules::load_text("bench.epl", Q_PRE, &TypeRegistry::default()) else { return 0 };
+    let Some(ty) = bound.registry.get("E").cloned() else { return 0 };
+    let Ok(mut engine) = Engine::new(bound, EventTime(0)) else { return 0 };
+    let events: Vec<Box<[Value]>> =
+        (0..n as i64).map(|i| vec![Value::Int(i % 1000), Value::Int(i % 7)].into_boxed_slice()).collect();
+    let mut out = Vec::new();
+    let mut rows = 0u64;
+    for fields in events {
+        engine.send(&ty, fields, &mut out);
+        rows += out.drain(..).map(|d| d.output.insert.len() as u64).sum::<u64>();
+    }
+    rows
+}
+
+#[derive(serde::Deserialize)]
+struct Reading<'a> {
+    #[serde(borrow)]
+    sensor: std::borrow::Cow<'a, str>,
+    temperature: f64,
+    ts: i64,
+}
+
+/// Q1 by hand: per-sensor sliding 5-minute sum and count, expiring in time order.
+fn hand_q1(data: &[u8]) -> u64 {
+    const T: i64 = 300_000;
+    let mut window: VecDeque<(i64, u32, f64)> = VecDeque::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut agg: Vec<(f64, u64)> = Vec::new();
+    let mut rows = 0u64;
+    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(r) = serde_json::from_slice::<Reading>(line) else { continue };
+        while let Some(&(t0, _, _)) = window.front() {
+            if t0 + T > r.ts {
+                break;
+            }
+            // All events expiring at t0 leave together; each touched sensor posts once.
+            let mut touched: Vec<u32> = Vec::new();
+            while let Some(&(t, s, v)) = window.front() {
+                if t != t0 {
+                    break;
+                }
+                window.pop_front();
+                agg[s as usize].0 -= v;
+                agg[s as usize].1 -= 1;
+                if !touched.contains(&s) {
+                    touched.push(s);
+                }
+            }
+            for s in touched {
+                let (sum, n) = agg[s as usize];
+                if n > 0 && sum / n as f64 > 30.0 {
+                    rows += 1;
+                }
+            }
+        }
+        let next = ids.len() as u32;
+        let id = *ids.entry(r.sensor.into_owned()).or_insert(next);
+        if id as usize == agg.len() {
+            agg.push((0.0, 0));
+        }
+        agg[id as usize].0 += r.temperature;
+        agg[id as usize].1 += 1;
+        window.push_back((r.ts, id, r.temperature));
+        let (sum, n) = agg[id as usize];
+        if sum / n as f64 > 30.0 {
+            rows += 1;
+        }
+    }
+    rows
+}
+
+#[derive(serde::Deserialize)]
+struct TransferRow<'a> {
+    #[serde(borrow)]
+    wallet: std::borrow::Cow<'a, str>,
+    amount: f64,
+    ts: i64,
+}
+
+/// Q2 by hand: 5-minute batches anchored at the first event; per batch, the
+/// wallets of this and the previous batch post their sum for this batch.
+fn hand_q2(data: &[u8]) -> u64 {
+    const T: i64 = 300_000;
+    let mut next_flush: Option<i64> = None;
+    let mut current: HashMap<String, f64> = HashMap::new();
+    let mut previous_keys: Vec<String> = Vec::new();
+    let mut rows = 0u64;
+    let mut flush = |current: &mut HashMap<String, f64>, previous_keys: &mut Vec<String>| {
+        rows += current.values().filter(|s| **s > 10_000.0).count() as u64;
+        *previous_keys = current.keys().cloned().collect();
+        current.clear();
+    };
+    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(r) = serde_json::from_slice::<TransferRow>(line) else { continue };
+        while let Some(f) = next_flush.filter(|f| *f <= r.ts) {
+            flush(&mut current, &mut previous_keys);
+            next_flush = (!previous_keys.is_empty()).then_some(f + T);
+        }
+        next_flush.get_or_insert(r.ts + T);
+        *current.entry(r.wallet.into_owned()).or_insert(0.0) += r.amount;
+    }
+    rows
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}

@@ -334,10 +334,8 @@ impl ExprBinder<'_> {
                 let tag_index = |name: &str| tags.iter().position(|(t, _)| t == name);
                 match names.as_slice() {
                     [f] => {
-                        if let Some(cur) = current {
-                            if let Some(i) = cur.field(f) {
-                                return Ok((BoundExpr::Field(i), cur.fields[i].ty));
-                            }
+                        if let Some((cur, i)) = current.and_then(|c| Some((c, c.field(f)?))) {
+                            return Ok((BoundExpr::Field(i), cur.fields[i].ty));
                         }
                         if let Some(t) = tag_index(f) {
                             return Ok((BoundExpr::Tag(t), Type::Event(tags[t].1.id)));

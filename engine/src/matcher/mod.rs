@@ -53,6 +53,8 @@ pub struct PatternMatcher {
     matches: Vec<Box<[Value]>>,
     instances: usize,
     dropped: u64,
+    /// Filter instances an event was offered to (for tests of the index).
+    filter_checks: u64,
 }
 
 impl PatternMatcher {
@@ -73,6 +75,7 @@ impl PatternMatcher {
             matches: Vec::new(),
             instances: 0,
             dropped: 0,
+            filter_checks: 0,
             plan,
         };
         let begin: Tags = vec![Value::Null; m.plan.tags.len()].into();

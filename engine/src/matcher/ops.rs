@@ -302,6 +302,7 @@ impl PatternMatcher {
         let Op::Filter(f) = &ops[node.op] else {
             return;
         };
+        self.filter_checks += 1;
         if let Some(expr) = &f.filter {
             let scope = Scope {
                 event: Some(event as &Event),
@@ -585,10 +586,8 @@ impl PatternMatcher {
             return;
         };
         let from_idx = children.iter().position(|c| *c == Some(from));
-        if quitted {
-            if let Some(i) = from_idx {
-                children[i] = None;
-            }
+        if let (true, Some(i)) = (quitted, from_idx) {
+            children[i] = None;
         }
         let (Some(ev), Some(i)) = (events.as_ref(), from_idx) else {
             return;

@@ -26,23 +26,51 @@ const Q2: &str = "create schema Transfer(wallet string, amount double, ts long) 
 const Q_PRE: &str = "create schema E(p0 long, p1 long);\nselect p0, sum(p1) as s from E group by p0 having sum(p1) > 1000000;";
 
 pub fn run(args: BenchArgs) -> ExitCode {
-    println!("cepheus bench: {} events per query, median of {} runs, one core\n", args.events, args.runs);
-    println!("{:<34} {:>14} {:>14} {:>8} {:>9}", "query", "engine ev/s", "hand ev/s", "ratio", "rows");
+    println!(
+        "cepheus bench: {} events per query, median of {} runs, one core\n",
+        args.events, args.runs
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>8} {:>9}",
+        "query", "engine ev/s", "hand ev/s", "ratio", "rows"
+    );
     for (name, kind, epl, hand) in [
-        ("Q1 temperature #time(5 min)", Kind::Temperature, Q1, hand_q1 as fn(&[u8]) -> u64),
-        ("Q2 transfers #time_batch(5 min)", Kind::Transfer, Q2, hand_q2 as fn(&[u8]) -> u64),
+        (
+            "Q1 temperature #time(5 min)",
+            Kind::Temperature,
+            Q1,
+            hand_q1 as fn(&[u8]) -> u64,
+        ),
+        (
+            "Q2 transfers #time_batch(5 min)",
+            Kind::Transfer,
+            Q2,
+            hand_q2 as fn(&[u8]) -> u64,
+        ),
     ] {
         let data = generate(kind, args.events);
-        let (e_rate, e_rows) = median(args.runs, || engine_json(epl, &data, kind.event_type()), args.events);
+        let (e_rate, e_rows) = median(
+            args.runs,
+            || engine_json(epl, &data, kind.event_type()),
+            args.events,
+        );
         let (h_rate, h_rows) = median(args.runs, || hand(&data), args.events);
         if e_rows != h_rows {
-            eprintln!("bench: {name}: engine produced {e_rows} rows, the hand-written loop {h_rows}: they disagree");
+            eprintln!(
+                "bench: {name}: engine produced {e_rows} rows, the hand-written loop {h_rows}: they disagree"
+            );
             return ExitCode::from(1);
         }
-        println!("{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {e_rows:>9}", 100.0 * e_rate / h_rate);
+        println!(
+            "{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {e_rows:>9}",
+            100.0 * e_rate / h_rate
+        );
     }
     let (rate, rows) = median(args.runs, || engine_predecoded(args.events), args.events);
-    println!("{:<34} {rate:>14.0} {:>14} {:>8} {rows:>9}", "grouped having, pre-decoded", "-", "-");
+    println!(
+        "{:<34} {rate:>14.0} {:>14} {:>8} {rows:>9}",
+        "grouped having, pre-decoded", "-", "-"
+    );
     println!("\npeak RSS of this process: {} MiB", peak_rss_kib() / 1024);
     ExitCode::SUCCESS
 }
@@ -69,15 +97,21 @@ fn median(runs: usize, mut f: impl FnMut() -> u64, events: u64) -> (f64, u64) {
 }
 
 fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
-    let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else { return 0 };
-    let Ok(decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else { return 0 };
+    let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else {
+        return 0;
+    };
+    let Ok(decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else {
+        return 0;
+    };
     let mut engine: Option<Engine> = None;
     let mut bound = Some(bound);
     let mut out = Vec::new();
     let mut rows = 0u64;
     for line in data.lines() {
         let Ok(line) = line else { break };
-        let Ok(Some(ev)) = decoder.decode(&line) else { continue };
+        let Ok(Some(ev)) = decoder.decode(&line) else {
+            continue;
+        };
         let t = ev.time.unwrap_or_default();
         let engine = match &mut engine {
             Some(e) => e,
@@ -88,22 +122,35 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
         };
         engine.advance_to(t, &mut out);
         engine.send(&ev.ty, ev.fields, &mut out);
-        rows += out.drain(..).map(|d| d.output.insert.len() as u64).sum::<u64>();
+        rows += out
+            .drain(..)
+            .map(|d| d.output.insert.len() as u64)
+            .sum::<u64>();
     }
     rows
 }
 
 fn engine_predecoded(n: u64) -> u64 {
-    let Ok(bound) = crate::rules::load_text("bench.epl", Q_PRE, &TypeRegistry::default()) else { return 0 };
-    let Some(ty) = bound.registry.get("E").cloned() else { return 0 };
-    let Ok(mut engine) = Engine::new(bound, EventTime(0)) else { return 0 };
-    let events: Vec<Box<[Value]>> =
-        (0..n as i64).map(|i| vec![Value::Int(i % 1000), Value::Int(i % 7)].into_boxed_slice()).collect();
+    let Ok(bound) = crate::rules::load_text("bench.epl", Q_PRE, &TypeRegistry::default()) else {
+        return 0;
+    };
+    let Some(ty) = bound.registry.get("E").cloned() else {
+        return 0;
+    };
+    let Ok(mut engine) = Engine::new(bound, EventTime(0)) else {
+        return 0;
+    };
+    let events: Vec<Box<[Value]>> = (0..n as i64)
+        .map(|i| vec![Value::Int(i % 1000), Value::Int(i % 7)].into_boxed_slice())
+        .collect();
     let mut out = Vec::new();
     let mut rows = 0u64;
     for fields in events {
         engine.send(&ty, fields, &mut out);
-        rows += out.drain(..).map(|d| d.output.insert.len() as u64).sum::<u64>();
+        rows += out
+            .drain(..)
+            .map(|d| d.output.insert.len() as u64)
+            .sum::<u64>();
     }
     rows
 }
@@ -124,7 +171,9 @@ fn hand_q1(data: &[u8]) -> u64 {
     let mut agg: Vec<(f64, u64)> = Vec::new();
     let mut rows = 0u64;
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let Ok(r) = serde_json::from_slice::<Reading>(line) else { continue };
+        let Ok(r) = serde_json::from_slice::<Reading>(line) else {
+            continue;
+        };
         while let Some(&(t0, _, _)) = window.front() {
             if t0 + T > r.ts {
                 break;
@@ -187,7 +236,9 @@ fn hand_q2(data: &[u8]) -> u64 {
         current.clear();
     };
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let Ok(r) = serde_json::from_slice::<TransferRow>(line) else { continue };
+        let Ok(r) = serde_json::from_slice::<TransferRow>(line) else {
+            continue;
+        };
         while let Some(f) = next_flush.filter(|f| *f <= r.ts) {
             flush(&mut current, &mut previous_keys);
             next_flush = (!previous_keys.is_empty()).then_some(f + T);
@@ -201,6 +252,10 @@ fn hand_q2(data: &[u8]) -> u64 {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }

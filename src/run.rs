@@ -102,8 +102,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::SUCCESS; // stdout closed (e.g. piped into head)
         }
     }
-    if let Some(engine) = &mut engine {
-        if args.flush {
+    if let Some(engine) = &mut engine
+        && args.flush
+    {
+        {
             while let Some(t) = engine.next_timer() {
                 engine.advance_to(t, &mut deliveries);
                 if print(engine, &mut deliveries, &mut out).is_err() {

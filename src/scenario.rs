@@ -159,7 +159,10 @@ fn step_time(step: &Map<String, Json>) -> Option<i64> {
         .and_then(Json::as_i64)
 }
 
-fn parse_lines(text: &str, file: &str) -> Result<Vec<(usize, Map<String, Json>)>, String> {
+/// A JSON object with the 1-based line it came from.
+type NumberedObject = (usize, Map<String, Json>);
+
+fn parse_lines(text: &str, file: &str) -> Result<Vec<NumberedObject>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_t = line.trim();

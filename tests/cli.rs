@@ -186,10 +186,10 @@ fn run_seed_rule_matches_brute_force() {
             c
         };
         for s in changed {
-            if let Some(a) = avg(now, s, arrived) {
-                if a > 30.0 {
-                    expected.push((now, s.clone(), a));
-                }
+            if let Some(a) = avg(now, s, arrived)
+                && a > 30.0
+            {
+                expected.push((now, s.clone(), a));
             }
         }
     }

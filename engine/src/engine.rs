@@ -202,13 +202,13 @@ impl Engine {
 }
 
 fn check_supported(plan: &StatementPlan) -> Result<(), UnsupportedError> {
-    if let InputPlan::Pattern(_) = plan.input {
-        if !crate::matcher::SUPPORTED {
-            return Err(UnsupportedError {
-                statement: plan.name.clone(),
-                message: "pattern statements are not supported yet".into(),
-            });
-        }
+    if let InputPlan::Pattern(_) = plan.input
+        && !crate::matcher::SUPPORTED
+    {
+        return Err(UnsupportedError {
+            statement: plan.name.clone(),
+            message: "pattern statements are not supported yet".into(),
+        });
     }
     Ok(())
 }

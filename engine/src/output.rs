@@ -76,10 +76,10 @@ impl OutputLimiter {
             };
             return (!r.is_empty()).then_some(r);
         };
-        if let OutputRate::Millis(ms) = spec.rate {
-            if self.next_fire.is_none() {
-                self.next_fire = Some(now.plus(ms));
-            }
+        if let OutputRate::Millis(ms) = spec.rate
+            && self.next_fire.is_none()
+        {
+            self.next_fire = Some(now.plus(ms));
         }
         if spec.mode == OutputMode::First {
             return self.first(now, spec, rows, inserted.len() as u64);

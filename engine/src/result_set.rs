@@ -90,10 +90,10 @@ impl ResultSet {
     /// A row for `event` (or none) with aggregate values `aggs`, if `having` passes.
     fn row(&self, key: Option<&GroupKey>, event: Option<&EventRef>, aggs: &[Value]) -> Option<Row> {
         let scope = self.scope(event, aggs);
-        if let Some(h) = &self.plan.having {
-            if !h.is_true(&scope) {
-                return None;
-            }
+        if let Some(h) = &self.plan.having
+            && !h.is_true(&scope)
+        {
+            return None;
         }
         Some(Row {
             key: key.cloned(),

@@ -90,10 +90,10 @@ impl Statement {
         let mut delta = Delta::default();
         match &self.plan.input {
             InputPlan::Stream { filter, .. } => {
-                if let Some(f) = filter {
-                    if !f.is_true(&Scope::event(event)) {
-                        return;
-                    }
+                if let Some(f) = filter
+                    && !f.is_true(&Scope::event(event))
+                {
+                    return;
                 }
                 match &mut self.window {
                     Some(w) => w.insert(event.clone(), now, &mut delta),
@@ -132,32 +132,38 @@ impl Statement {
 
     /// Time is `now`: expire windows, fire pattern timers, then output timers.
     pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
-        if let Some(w) = &mut self.window {
-            if w.next_timer().is_some_and(|t| t <= now) {
-                let mut delta = Delta::default();
-                w.on_time(now, &mut delta);
-                self.step(delta, now, out);
-            }
+        if let Some(w) = &mut self.window
+            && w.next_timer().is_some_and(|t| t <= now)
+        {
+            let mut delta = Delta::default();
+            w.on_time(now, &mut delta);
+            self.step(delta, now, out);
         }
-        if let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type) {
-            if m.next_timer().is_some_and(|t| t <= now) {
-                let mut matches = Vec::new();
-                m.on_time(now, &mut matches);
-                let mut delta = Delta::default();
-                delta.inserted = matches
-                    .into_iter()
-                    .map(|fields| {
-                        *seq += 1;
-                        Arc::new(crate::event::Event {
-                            ty: ty.clone(),
-                            time: now,
-                            seq: *seq,
-                            fields,
-                        })
+        if let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type)
+            && m.next_timer().is_some_and(|t| t <= now)
+        {
+            let mut matches = Vec::new();
+            m.on_time(now, &mut matches);
+            let inserted = matches
+                .into_iter()
+                .map(|fields| {
+                    *seq += 1;
+                    Arc::new(crate::event::Event {
+                        ty: ty.clone(),
+                        time: now,
+                        seq: *seq,
+                        fields,
                     })
-                    .collect();
-                self.step(delta, now, out);
-            }
+                })
+                .collect();
+            self.step(
+                Delta {
+                    inserted,
+                    removed: Vec::new(),
+                },
+                now,
+                out,
+            );
         }
         if self.limiter.next_timer().is_some_and(|t| t <= now) {
             let window = &self.window;

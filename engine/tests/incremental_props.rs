@@ -34,7 +34,10 @@ impl Query {
         };
         let key = if self.grouped { "k, " } else { "" };
         let group = if self.grouped { " group by k" } else { "" };
-        let having = self.having.map(|x| format!(" having sum(v) > {x}")).unwrap_or_default();
+        let having = self
+            .having
+            .map(|x| format!(" having sum(v) > {x}"))
+            .unwrap_or_default();
         format!(
             "create schema E(k long, v long);\n@name('q') select {key}count(*) as c, count(v) as cv, sum(v) as s, \
              min(v) as mn, max(v) as mx, avg(v) as a from E{win}{group}{having};"
@@ -55,11 +58,17 @@ fn engine_output(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
     for e in events {
         t += e.gap;
         engine.advance_to(EventTime(t), &mut out);
-        let fields = vec![Value::Int(e.key), e.v.map_or(Value::Null, Value::Int)].into_boxed_slice();
+        let fields =
+            vec![Value::Int(e.key), e.v.map_or(Value::Null, Value::Int)].into_boxed_slice();
         engine.send(&ty, fields, &mut out);
     }
-    let mut steps: Vec<(i64, Vec<Row>)> = out.into_iter().map(|d| (d.time.0, d.output.insert)).collect();
-    steps.iter_mut().for_each(|(_, rows)| rows.sort_by_key(|r| format!("{r:?}")));
+    let mut steps: Vec<(i64, Vec<Row>)> = out
+        .into_iter()
+        .map(|d| (d.time.0, d.output.insert))
+        .collect();
+    steps
+        .iter_mut()
+        .for_each(|(_, rows)| rows.sort_by_key(|r| format!("{r:?}")));
     steps
 }
 
@@ -74,14 +83,17 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
     let mut window: Vec<usize> = Vec::new(); // indices of retained events
     let mut out = Vec::new();
     let row_for = |window: &[usize], key: Option<i64>| -> Option<Row> {
-        let members: Vec<&Ev> =
-            window.iter().map(|i| &events[*i]).filter(|e| key.is_none_or(|k| e.key == k)).collect();
+        let members: Vec<&Ev> = window
+            .iter()
+            .map(|i| &events[*i])
+            .filter(|e| key.is_none_or(|k| e.key == k))
+            .collect();
         let vals: Vec<i64> = members.iter().filter_map(|e| e.v).collect();
         let sum = (!vals.is_empty()).then(|| vals.iter().sum::<i64>());
-        if let Some(x) = q.having {
-            if sum.is_none_or(|s| s <= x) {
-                return None;
-            }
+        if let Some(x) = q.having
+            && sum.is_none_or(|s| s <= x)
+        {
+            return None;
         }
         let mut row = Vec::new();
         if let Some(k) = key {
@@ -115,20 +127,30 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
         if let Win::Time(ms) = q.window {
             // Expiries due up to now, one step per distinct expiry time.
             loop {
-                let due = window.iter().map(|j| times[*j] + ms).filter(|x| *x <= now.min(last)).min();
+                let due = window
+                    .iter()
+                    .map(|j| times[*j] + ms)
+                    .filter(|x| *x <= now.min(last))
+                    .min();
                 let Some(at) = due else { break };
-                let (gone, kept): (Vec<usize>, Vec<usize>) = window.iter().partition(|j| times[**j] + ms <= at);
+                let (gone, kept): (Vec<usize>, Vec<usize>) =
+                    window.iter().partition(|j| times[**j] + ms <= at);
                 window = kept;
-                post(at, &window, gone.iter().map(|j| events[*j].key).collect(), &mut out);
+                post(
+                    at,
+                    &window,
+                    gone.iter().map(|j| events[*j].key).collect(),
+                    &mut out,
+                );
             }
         }
         window.push(i);
         let mut changed = vec![e.key];
-        if let Win::Length(n) = q.window {
-            if window.len() > n {
-                let gone = window.remove(0);
-                changed.push(events[gone].key);
-            }
+        if let Win::Length(n) = q.window
+            && window.len() > n
+        {
+            let gone = window.remove(0);
+            changed.push(events[gone].key);
         }
         post(now, &window, changed, &mut out);
     }
@@ -141,12 +163,22 @@ fn query() -> impl Strategy<Value = Query> {
         (1i64..5000).prop_map(Win::Time),
         Just(Win::KeepAll),
     ];
-    (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(|(window, grouped, having)| Query { window, grouped, having })
+    (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(
+        |(window, grouped, having)| Query {
+            window,
+            grouped,
+            having,
+        },
+    )
 }
 
 fn events() -> impl Strategy<Value = Vec<Ev>> {
     proptest::collection::vec(
-        (prop_oneof![Just(0i64), 1i64..2000], 0i64..3, proptest::option::weighted(0.85, -5i64..20))
+        (
+            prop_oneof![Just(0i64), 1i64..2000],
+            0i64..3,
+            proptest::option::weighted(0.85, -5i64..20),
+        )
             .prop_map(|(gap, key, v)| Ev { gap, key, v }),
         0..60,
     )

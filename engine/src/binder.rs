@@ -980,8 +980,14 @@ fn bind_select(
                 }
                 None => registry.add(&ins.stream.value, fields.clone(), None),
             };
+            let column_of_field = target
+                .fields
+                .iter()
+                .map(|f| columns.iter().position(|c| c.name == f.name))
+                .collect();
             Some(InsertTarget {
                 event_type: target,
+                column_of_field,
                 selector: ins.stream_selector.unwrap_or(ast::StreamSelector::IStream),
             })
         }

@@ -164,13 +164,6 @@ impl Engine {
         for o in outputs {
             if let Some(target) = &self.statements[i].plan.insert_into {
                 let ty = target.event_type.clone();
-                let plan = &self.statements[i].plan;
-                // Map columns by name onto the target type's fields.
-                let mapping: Vec<Option<usize>> = ty
-                    .fields
-                    .iter()
-                    .map(|f| plan.columns.iter().position(|c| c.name == f.name))
-                    .collect();
                 let rows = match target.selector {
                     cepheus_parser::StreamSelector::IStream => o.insert.iter().collect::<Vec<_>>(),
                     cepheus_parser::StreamSelector::RStream => o.remove.iter().collect(),
@@ -180,7 +173,8 @@ impl Engine {
                 };
                 for row in rows {
                     self.seq += 1;
-                    let fields = mapping
+                    let fields = target
+                        .column_of_field
                         .iter()
                         .map(|m| m.and_then(|c| row.get(c).cloned()).unwrap_or(Value::Null))
                         .collect();

@@ -113,6 +113,8 @@ pub struct RowLimit {
 pub struct InsertTarget {
     pub event_type: Arc<EventType>,
     pub selector: StreamSelector,
+    /// For each field of `event_type`, the select column that fills it (by name).
+    pub column_of_field: Vec<Option<usize>>,
 }
 
 impl StatementPlan {

@@ -106,18 +106,7 @@ impl Statement {
                 };
                 let mut matches = Vec::new();
                 m.on_event(event, &mut matches);
-                delta.inserted = matches
-                    .into_iter()
-                    .map(|fields| {
-                        *seq += 1;
-                        Arc::new(crate::event::Event {
-                            ty: ty.clone(),
-                            time: now,
-                            seq: *seq,
-                            fields,
-                        })
-                    })
-                    .collect();
+                delta.inserted = match_events(ty, matches, now, seq);
             }
         }
         self.step(delta, now, out);
@@ -144,18 +133,7 @@ impl Statement {
         {
             let mut matches = Vec::new();
             m.on_time(now, &mut matches);
-            let inserted = matches
-                .into_iter()
-                .map(|fields| {
-                    *seq += 1;
-                    Arc::new(crate::event::Event {
-                        ty: ty.clone(),
-                        time: now,
-                        seq: *seq,
-                        fields,
-                    })
-                })
-                .collect();
+            let inserted = match_events(ty, matches, now, seq);
             self.step(
                 Delta {
                     inserted,
@@ -167,13 +145,7 @@ impl Statement {
         }
         if self.limiter.next_timer().is_some_and(|t| t <= now) {
             let window = &self.window;
-            let contents = || {
-                let mut v = Vec::new();
-                if let Some(w) = window {
-                    w.contents(&mut v);
-                }
-                v
-            };
+            let contents = || window_contents(window);
             if let Some(r) = self.limiter.on_time(now, &self.result, &contents) {
                 out.push(self.finish(r));
             }
@@ -205,13 +177,7 @@ impl Statement {
             .result
             .process(&delta.inserted, &delta.removed, self.want);
         let window = &self.window;
-        let contents = || {
-            let mut v = Vec::new();
-            if let Some(w) = window {
-                w.contents(&mut v);
-            }
-            v
-        };
+        let contents = || window_contents(window);
         if let Some(r) = self.limiter.on_step(
             now,
             rows,
@@ -274,4 +240,35 @@ impl Statement {
             .as_ref()
             .map_or(0, PatternMatcher::live_instances)
     }
+}
+
+/// Pattern matches (one value per tag) as events of the match type, numbered
+/// in the engine's arrival sequence.
+fn match_events(
+    ty: &Arc<EventType>,
+    matches: Vec<Box<[Value]>>,
+    now: EventTime,
+    seq: &mut u64,
+) -> Vec<EventRef> {
+    matches
+        .into_iter()
+        .map(|fields| {
+            *seq += 1;
+            Arc::new(crate::event::Event {
+                ty: ty.clone(),
+                time: now,
+                seq: *seq,
+                fields,
+            })
+        })
+        .collect()
+}
+
+/// The events a window holds, oldest first (none without a window).
+fn window_contents(window: &Option<Window>) -> Vec<EventRef> {
+    let mut v = Vec::new();
+    if let Some(w) = window {
+        w.contents(&mut v);
+    }
+    v
 }

@@ -46,6 +46,8 @@ enum NameScope<'a> {
     },
     Pattern {
         tags: &'a [(String, Arc<EventType>)],
+        /// Tags bound under a repeat (`[3] a=A`): only these can be indexed.
+        repeated: &'a [String],
         current: Option<&'a Arc<EventType>>,
     },
 }
@@ -330,7 +332,7 @@ impl ExprBinder<'_> {
                 };
                 field_of(ty, field, span).map(|(i, t)| (BoundExpr::Field(i), t))
             }
-            NameScope::Pattern { tags, current } => {
+            NameScope::Pattern { tags, current, .. } => {
                 let tag_index = |name: &str| tags.iter().position(|(t, _)| t == name);
                 match names.as_slice() {
                     [f] => {
@@ -368,7 +370,7 @@ impl ExprBinder<'_> {
         path: &[ast::Ident],
         span: Span,
     ) -> Result<(BoundExpr, Type)> {
-        let NameScope::Pattern { tags, .. } = &self.scope else {
+        let NameScope::Pattern { tags, repeated, .. } = &self.scope else {
             return Err(BindError::new(
                 span,
                 format!("`{}[{index}]`: only pattern tags can be indexed", tag.value),
@@ -377,6 +379,19 @@ impl ExprBinder<'_> {
         let Some(ti) = tags.iter().position(|(t, _)| *t == tag.value) else {
             return Err(unknown_tag(&tag.value, tags, span));
         };
+        if !repeated.contains(&tag.value) {
+            return Err(BindError::new(
+                span,
+                format!(
+                    "`{}[{index}]`: tag `{}` matches a single event, it is not repeated",
+                    tag.value, tag.value
+                ),
+            )
+            .help(format!(
+                "write `{}.field`; indexing applies to tags under a repeat such as `[3] {}=...`",
+                tag.value, tag.value
+            )));
+        }
         let ty = &tags[ti].1;
         let index = index as usize;
         match path {
@@ -766,7 +781,7 @@ fn bind_select(
 ) -> Result<StatementPlan> {
     let mut aggregates = Vec::new();
     // Input.
-    let (input, stream_ty, alias, pattern_tags) = match &sel.from {
+    let (input, stream_ty, alias, pattern_tags, pattern_repeated) = match &sel.from {
         ast::FromClause::Stream(s) => {
             let ty = lookup_type(registry, &s.event_type)?;
             let alias = s.alias.as_ref().map(|a| a.value.clone());
@@ -792,11 +807,14 @@ fn bind_select(
                 Some(ty),
                 alias,
                 Vec::new(),
+                Vec::new(),
             )
         }
         ast::FromClause::Pattern(p) => {
             let mut tags = Vec::new();
-            let root = bind_pattern(src, registry, &p.pattern, &mut tags)?;
+            let mut repeated = Vec::new();
+            repeated_tags(&p.pattern, false, &mut repeated);
+            let root = bind_pattern(src, registry, &p.pattern, &repeated, &mut tags)?;
             let max_instances =
                 hint_usize(&stmt.annotations, "max_instances").unwrap_or(DEFAULT_MAX_INSTANCES);
             let plan = PatternPlan {
@@ -804,7 +822,13 @@ fn bind_select(
                 tags: tags.clone(),
                 max_instances,
             };
-            (InputPlan::Pattern(Arc::new(plan)), None, None, tags)
+            (
+                InputPlan::Pattern(Arc::new(plan)),
+                None,
+                None,
+                tags,
+                repeated,
+            )
         }
     };
     let scope = || match &stream_ty {
@@ -814,6 +838,7 @@ fn bind_select(
         },
         None => NameScope::Pattern {
             tags: &pattern_tags,
+            repeated: &pattern_repeated,
             current: None,
         },
     };
@@ -1304,11 +1329,12 @@ fn bind_pattern(
     src: &str,
     registry: &TypeRegistry,
     p: &ast::PatternExpr,
+    repeated: &[String],
     tags: &mut Vec<(String, Arc<EventType>)>,
 ) -> Result<PatternNode> {
     use ast::PatternKind as P;
     let rec = |x: &ast::PatternExpr, tags: &mut Vec<(String, Arc<EventType>)>| {
-        bind_pattern(src, registry, x, tags).map(Box::new)
+        bind_pattern(src, registry, x, repeated, tags).map(Box::new)
     };
     Ok(match &p.kind {
         P::Filter {
@@ -1322,6 +1348,7 @@ fn bind_pattern(
                     src,
                     NameScope::Pattern {
                         tags,
+                        repeated,
                         current: Some(&ty),
                     },
                     f,
@@ -1365,6 +1392,7 @@ fn bind_pattern(
                     src,
                     scope: NameScope::Pattern {
                         tags,
+                        repeated,
                         current: None,
                     },
                     aggs: AggSink::Forbidden("every-distinct"),
@@ -1398,4 +1426,25 @@ fn bind_pattern(
         P::Or(a, b) => PatternNode::Or(rec(a, tags)?, rec(b, tags)?),
         P::FollowedBy(a, b) => PatternNode::FollowedBy(rec(a, tags)?, rec(b, tags)?),
     })
+}
+
+/// The tags bound anywhere under a repeat (`[n] ...`).
+fn repeated_tags(p: &ast::PatternExpr, under_repeat: bool, out: &mut Vec<String>) {
+    use ast::PatternKind as P;
+    match &p.kind {
+        P::Filter { tag: Some(t), .. } if under_repeat => {
+            if !out.contains(&t.value) {
+                out.push(t.value.clone());
+            }
+        }
+        P::Filter { .. } | P::TimerInterval(_) => {}
+        P::Every(i) | P::Not(i) | P::EveryDistinct { inner: i, .. } | P::Guard { inner: i, .. } => {
+            repeated_tags(i, under_repeat, out)
+        }
+        P::Repeat { inner, .. } => repeated_tags(inner, true, out),
+        P::And(a, b) | P::Or(a, b) | P::FollowedBy(a, b) => {
+            repeated_tags(a, under_repeat, out);
+            repeated_tags(b, under_repeat, out);
+        }
+    }
 }

@@ -106,10 +106,40 @@ impl Statement {
                 };
                 let mut matches = Vec::new();
                 m.on_event(event, &mut matches);
-                delta.inserted = match_events(ty, matches, now, seq);
+                let matches = match_events(ty, matches, now, seq);
+                self.step_matches(matches, now, out);
+                return;
             }
         }
         self.step(delta, now, out);
+    }
+
+    /// Esper hands each pattern match to the statement on its own (so an
+    /// aggregate sees one match at a time and emits a row per match) and
+    /// dispatches everything one step produced in a single listener call.
+    fn step_matches(&mut self, matches: Vec<EventRef>, now: EventTime, out: &mut Vec<Output>) {
+        let mut merged: Option<Output> = None;
+        for m in matches {
+            let mut produced = Vec::new();
+            self.step(
+                Delta {
+                    inserted: vec![m],
+                    removed: Vec::new(),
+                },
+                now,
+                &mut produced,
+            );
+            for o in produced {
+                match &mut merged {
+                    Some(acc) => {
+                        acc.insert.extend(o.insert);
+                        acc.remove.extend(o.remove);
+                    }
+                    None => merged = Some(o),
+                }
+            }
+        }
+        out.extend(merged);
     }
 
     pub fn next_timer(&self) -> Option<EventTime> {
@@ -133,15 +163,8 @@ impl Statement {
         {
             let mut matches = Vec::new();
             m.on_time(now, &mut matches);
-            let inserted = match_events(ty, matches, now, seq);
-            self.step(
-                Delta {
-                    inserted,
-                    removed: Vec::new(),
-                },
-                now,
-                out,
-            );
+            let matches = match_events(ty, matches, now, seq);
+            self.step_matches(matches, now, out);
         }
         if self.limiter.next_timer().is_some_and(|t| t <= now) {
             let window = &self.window;

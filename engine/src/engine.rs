@@ -15,7 +15,8 @@ use crate::value::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub time: EventTime,
-    /// Index of the statement in [`Engine::statements`].
+    /// The statement's stable id (see [`Engine::plan`]): its index in
+    /// [`Engine::statements`] until a statement is removed; ids are never reused.
     pub statement: usize,
     pub output: Output,
 }
@@ -36,7 +37,10 @@ const MAX_ROUTED_PER_STEP: usize = 100_000;
 pub struct Engine {
     registry: TypeRegistry,
     statements: Vec<Statement>,
-    /// For each event type (by id), the statements that read it, in order.
+    /// The stable id of each statement in `statements` (same order, increasing).
+    ids: Vec<usize>,
+    next_id: usize,
+    /// For each event type (by id), the positions in `statements` that read it, in order.
     routes: Vec<Vec<usize>>,
     now: EventTime,
     seq: u64,
@@ -47,27 +51,101 @@ pub struct Engine {
 impl Engine {
     /// Creates the statements of `bound`, starting engine time at `start`.
     pub fn new(bound: BoundScript, start: EventTime) -> Result<Engine, UnsupportedError> {
-        let mut statements = Vec::new();
-        for plan in bound.statements {
-            check_supported(&plan)?;
-            statements.push(Statement::new(plan, start));
+        let mut engine = Engine {
+            registry: TypeRegistry::default(),
+            statements: Vec::new(),
+            ids: Vec::new(),
+            next_id: 0,
+            routes: Vec::new(),
+            now: start,
+            seq: 0,
+            routing_overflows: 0,
+        };
+        engine.add_statements(bound)?;
+        Ok(engine)
+    }
+
+    /// Adds statements to a running engine (a REPL session). `bound` must have been
+    /// bound against [`Engine::registry`], so its registry extends this one and is
+    /// adopted. The new statements start at the current engine time. Returns their
+    /// stable ids; on error nothing is added.
+    pub fn add_statements(&mut self, bound: BoundScript) -> Result<Vec<usize>, UnsupportedError> {
+        let extends = bound.registry.len() >= self.registry.len()
+            && self
+                .registry
+                .iter()
+                .all(|t| bound.registry.get(&t.name).is_some_and(|b| b.id == t.id));
+        if !extends {
+            return Err(UnsupportedError {
+                statement: String::new(),
+                message: "the statements were bound against another engine's event types; \
+                          bind them against `Engine::registry()`"
+                    .into(),
+            });
         }
-        let mut routes = vec![Vec::new(); bound.registry.len()];
-        for (i, s) in statements.iter().enumerate() {
+        for (i, plan) in bound.statements.iter().enumerate() {
+            check_supported(plan)?;
+            let earlier = bound.statements[..i].iter().map(|p| &p.name);
+            if self
+                .statements
+                .iter()
+                .map(|s| &s.plan.name)
+                .chain(earlier)
+                .any(|n| *n == plan.name)
+            {
+                return Err(UnsupportedError {
+                    statement: plan.name.clone(),
+                    message: "a statement with this name is already running; remove it first or \
+                              choose another @name"
+                        .into(),
+                });
+            }
+        }
+        self.registry = bound.registry;
+        let mut ids = Vec::with_capacity(bound.statements.len());
+        for plan in bound.statements {
+            self.statements.push(Statement::new(plan, self.now));
+            self.ids.push(self.next_id);
+            ids.push(self.next_id);
+            self.next_id += 1;
+        }
+        self.recompute_routes();
+        Ok(ids)
+    }
+
+    /// Stops the statement named `name` and drops its state (windows, groups,
+    /// pattern instances). Other statements keep their ids. False if no such statement.
+    pub fn remove_statement(&mut self, name: &str) -> bool {
+        let Some(pos) = self.statements.iter().position(|s| s.plan.name == name) else {
+            return false;
+        };
+        self.statements.remove(pos);
+        self.ids.remove(pos);
+        self.recompute_routes();
+        true
+    }
+
+    fn recompute_routes(&mut self) {
+        let mut routes = vec![Vec::new(); self.registry.len()];
+        for (i, s) in self.statements.iter().enumerate() {
             for t in s.input_types() {
                 if let Some(r) = routes.get_mut(t.0 as usize) {
                     r.push(i);
                 }
             }
         }
-        Ok(Engine {
-            registry: bound.registry,
-            statements,
-            routes,
-            now: start,
-            seq: 0,
-            routing_overflows: 0,
-        })
+        self.routes = routes;
+    }
+
+    /// The stable id of each running statement, in the order of [`Engine::statements`].
+    pub fn statement_ids(&self) -> &[usize] {
+        &self.ids
+    }
+
+    /// The running statement with stable id `id`.
+    pub fn statement(&self, id: usize) -> Option<&Statement> {
+        let pos = self.ids.binary_search(&id).ok()?;
+        self.statements.get(pos)
     }
 
     pub fn registry(&self) -> &TypeRegistry {
@@ -76,8 +154,15 @@ impl Engine {
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
+    /// The plan of the statement with stable id `statement` (a [`Delivery::statement`]).
+    ///
+    /// # Panics
+    /// If no running statement has this id (it was removed).
     pub fn plan(&self, statement: usize) -> &StatementPlan {
-        &self.statements[statement].plan
+        match self.statement(statement) {
+            Some(s) => &s.plan,
+            None => panic!("no running statement has id {statement}"),
+        }
     }
     pub fn now(&self) -> EventTime {
         self.now
@@ -188,7 +273,7 @@ impl Engine {
             }
             out.push(Delivery {
                 time: self.now,
-                statement: i,
+                statement: self.ids[i],
                 output: o,
             });
         }

@@ -1,11 +1,20 @@
-//! `cepheus run`: rules over JSON-lines events from a file or stdin.
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufWriter, Write};
+//! `cepheus run`: rules over events from a file, stdin, the generator or Kafka topics;
+//! alerts to sinks, bad input to the dead-letter sink (see docs/connectors.md).
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use cepheus_connectors::jsonl::{DeadLetterReason, JsonLinesDecoder};
-use cepheus_engine::{Delivery, Engine};
+use cepheus_connectors::dead_letter::{DeadLetterTarget, DeadLetters};
+use cepheus_connectors::duration::parse_duration;
+use cepheus_connectors::generate::{GenOptions, Kind};
+use cepheus_connectors::pipeline::{Pipeline, PipelineOptions, RunEnd};
+use cepheus_connectors::sink::stdout::StdoutFormat;
+use cepheus_connectors::sink::webhook::WebhookOptions;
+use cepheus_connectors::sink::{SinkOptions, SinkTarget};
+use cepheus_connectors::source::kafka::{KafkaSourceConfig, OffsetsToCommit, TopicBinding};
+use cepheus_connectors::source::{self, RunningSource};
+use cepheus_engine::TypeRegistry;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -13,14 +22,65 @@ pub struct RunArgs {
     #[arg(required = true)]
     rules: Vec<PathBuf>,
     /// JSON-lines events; `-` reads stdin.
-    #[arg(long, short)]
-    input: PathBuf,
+    #[arg(long, short, conflicts_with_all = ["generate", "kafka"])]
+    input: Option<PathBuf>,
+    /// Keep reading the input file as it grows (like `tail -F`; survives truncation and rotation).
+    #[arg(long, requires = "input")]
+    follow: bool,
+    /// Generated reference events instead of a file: `KIND:N` (temperature, transfer, trade).
+    #[arg(long, value_name = "KIND:N", conflicts_with = "kafka")]
+    generate: Option<String>,
+    /// Kafka bootstrap servers (`host:port,...`); consume the `--topic`s.
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// A topic to consume, `NAME[:EventType]`; without a type, the schema named like the topic.
+    #[arg(long, value_name = "NAME[:TYPE]", requires = "kafka")]
+    topic: Vec<String>,
+    /// Consumer group.
+    #[arg(long, default_value = "cepheus")]
+    group: String,
+    /// Start at the earliest offset when the group has no committed offset (else the latest).
+    #[arg(long)]
+    from_beginning: bool,
+    /// A librdkafka setting for every Kafka client, `KEY=VALUE` (e.g. security.protocol=ssl).
+    #[arg(long, value_name = "KEY=VALUE")]
+    kafka_option: Vec<String>,
     /// The event type of every line (otherwise each line's `type` key names it).
     #[arg(long = "type")]
     event_type: Option<String>,
     /// At end of input, fire every pending timer (windows expire, batches flush).
     #[arg(long)]
     flush: bool,
+    /// Where alerts go: stdout, file:PATH, webhook:URL or kafka:TOPIC (repeatable).
+    #[arg(long, default_value = "stdout")]
+    sink: Vec<SinkTarget>,
+    /// The stdout sink's format.
+    #[arg(long, value_enum, default_value_t = StdoutFormat::Json)]
+    format: StdoutFormat,
+    /// Rotate file sinks once they reach this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    rotate_bytes: Option<u64>,
+    /// Total time of one webhook request.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    webhook_timeout: Duration,
+    /// Attempts per alert for webhooks (retries on 5xx, 429, timeouts).
+    #[arg(long, default_value_t = 6)]
+    webhook_attempts: u32,
+    /// Where bad input and undeliverable alerts go: stderr, file:PATH or kafka:TOPIC.
+    #[arg(long, default_value = "stderr")]
+    dead_letter: DeadLetterTarget,
+    /// How far behind the newest event an event may arrive and still be processed.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    allowed_lateness: Duration,
+    /// A partition with no record for this long stops holding the watermark back.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    idle_timeout: Duration,
+    /// End the run once no event has arrived for this long.
+    #[arg(long, value_parser = parse_duration)]
+    stop_after_idle: Option<Duration>,
+    /// Records larger than this are dead letters (too_large).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_record_bytes: usize,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -28,138 +88,150 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let registry = loaded.bound.registry.clone();
-    let decoder = match JsonLinesDecoder::new(registry, args.event_type.as_deref()) {
-        Ok(d) => d,
+    match start(args, loaded.bound) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let reader: Box<dyn BufRead> = if args.input.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&args.input) {
-            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
-            Err(e) => {
-                eprintln!("error: cannot open {}: {e}", args.input.display());
-                return ExitCode::from(2);
-            }
-        }
-    };
-    let mut engine: Option<Engine> = None;
-    let mut bound = Some(loaded.bound);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut deliveries = Vec::new();
-    let mut dead: BTreeMap<DeadLetterReason, u64> = BTreeMap::new();
-    let mut events = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: reading input: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let decoded = match decoder.decode(&line) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
-            Err(e) => {
-                *dead.entry(e.reason).or_default() += 1;
-                dead_letter(i + 1, e.reason, &e.message);
-                continue;
-            }
-        };
-        let engine = match &mut engine {
-            Some(e) => e,
-            None => {
-                let start = decoded.time.unwrap_or_default();
-                let Some(b) = bound.take() else { break };
-                match Engine::new(b, start) {
-                    Ok(e) => engine.insert(e),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(1);
-                    }
-                }
-            }
-        };
-        let t = decoded.time.unwrap_or(engine.now());
-        if t < engine.now() {
-            *dead.entry(DeadLetterReason::Late).or_default() += 1;
-            dead_letter(
-                i + 1,
-                DeadLetterReason::Late,
-                &format!("event time {t} is before the watermark {}", engine.now()),
-            );
-            continue;
-        }
-        engine.advance_to(t, &mut deliveries);
-        engine.send(&decoded.ty, decoded.fields, &mut deliveries);
-        events += 1;
-        if print(engine, &mut deliveries, &mut out).is_err() {
-            return ExitCode::SUCCESS; // stdout closed (e.g. piped into head)
+            ExitCode::from(2)
         }
     }
-    if let Some(engine) = &mut engine
-        && args.flush
-    {
-        {
-            while let Some(t) = engine.next_timer() {
-                engine.advance_to(t, &mut deliveries);
-                if print(engine, &mut deliveries, &mut out).is_err() {
-                    return ExitCode::SUCCESS;
-                }
-            }
-        }
-    }
-    let _ = out.flush();
-    let dropped: u64 = dead.values().sum();
-    eprintln!(
-        "{events} events processed, {dropped} dead-lettered{}",
-        summary(&dead)
-    );
-    ExitCode::SUCCESS
 }
 
-fn summary(dead: &BTreeMap<DeadLetterReason, u64>) -> String {
-    if dead.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = dead
+fn start(args: RunArgs, bound: cepheus_engine::BoundScript) -> Result<ExitCode, String> {
+    let kafka_options = args
+        .kafka_option
         .iter()
-        .map(|(r, n)| format!("{}={n}", r.as_str()))
-        .collect();
-    format!(" ({})", parts.join(", "))
-}
-
-fn dead_letter(line: usize, reason: DeadLetterReason, message: &str) {
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("--kafka-option `{kv}` must be KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sink_opts = SinkOptions {
+        stdout_format: args.format,
+        file_rotate_bytes: args.rotate_bytes,
+        webhook: WebhookOptions {
+            timeout: args.webhook_timeout,
+            attempts: args.webhook_attempts,
+            ..WebhookOptions::default()
+        },
+        kafka_brokers: args.kafka.clone(),
+        kafka_options: kafka_options.clone(),
+    };
+    let sinks = args
+        .sink
+        .iter()
+        .map(|t| cepheus_connectors::sink::open(t, &sink_opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dead = DeadLetters::open(&args.dead_letter, args.kafka.as_deref(), &kafka_options)?;
+    let opts = PipelineOptions {
+        allowed_lateness: args.allowed_lateness,
+        idle_timeout: args.idle_timeout,
+        stop_after_idle: args.stop_after_idle,
+        flush_timers_at_end: args.flush,
+        max_record_bytes: args.max_record_bytes,
+        ..PipelineOptions::default()
+    };
+    let commit = Arc::new(OffsetsToCommit::default());
+    let source = open_source(&args, &bound.registry, kafka_options, commit.clone())?;
+    let publish = args.kafka.is_some().then_some(commit);
+    let mut pipeline = Pipeline::new(
+        bound,
+        args.event_type.as_deref(),
+        sinks,
+        dead,
+        publish,
+        opts,
+    )
+    .map_err(|e| e.to_string())?;
+    let end = pipeline.run(&source);
+    source.stop();
+    let stats = pipeline.stats();
+    let dropped = pipeline.dead_letters().total();
+    let detail = pipeline.dead_letter_summary();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
     eprintln!(
-        "{}",
-        serde_json::json!({"dead_letter": reason.as_str(), "line": line, "error": message})
+        "{} events processed, {dropped} dead-lettered{detail}, {} alerts",
+        stats.events, stats.alerts
     );
+    Ok(match end {
+        RunEnd::Finished => ExitCode::SUCCESS,
+        RunEnd::SinkClosed(_) => ExitCode::SUCCESS, // e.g. stdout piped into `head`
+        RunEnd::SourceFailed(why) => {
+            eprintln!("error: {why}");
+            ExitCode::from(2)
+        }
+    })
 }
 
-fn print(
-    engine: &Engine,
-    deliveries: &mut Vec<Delivery>,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    for d in deliveries.drain(..) {
-        let plan = engine.plan(d.statement);
-        for (stream, rows) in [("insert", &d.output.insert), ("remove", &d.output.remove)] {
-            for values in rows {
-                let row: serde_json::Map<String, serde_json::Value> = plan
-                    .columns
-                    .iter()
-                    .zip(values)
-                    .map(|(c, v)| (c.name.clone(), v.to_json()))
-                    .collect();
-                let line = serde_json::json!({"rule": plan.name, "stream": stream, "time": d.time.0, "row": row});
-                writeln!(out, "{line}")?;
-            }
-        }
+fn open_source(
+    args: &RunArgs,
+    registry: &TypeRegistry,
+    kafka_options: Vec<(String, String)>,
+    commit: Arc<OffsetsToCommit>,
+) -> Result<RunningSource, String> {
+    if let Some(path) = &args.input {
+        return source::file::spawn(path.clone(), args.follow)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()));
     }
-    Ok(())
+    if let Some(spec) = &args.generate {
+        let (kind, n) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("--generate `{spec}` must be KIND:N, e.g. temperature:1000"))?;
+        let kind = <Kind as clap::ValueEnum>::from_str(kind, true).map_err(|_| {
+            format!("unknown workload `{kind}`; use temperature, transfer or trade")
+        })?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("--generate `{spec}`: `{n}` is not a count"))?;
+        return source::generator::spawn(kind, n, GenOptions::default())
+            .map_err(|e| format!("cannot start the generator: {e}"));
+    }
+    let Some(brokers) = &args.kafka else {
+        return Err(
+            "no input: pass --input FILE (or - for stdin), --generate KIND:N, or \
+                    --kafka BROKERS --topic NAME"
+                .into(),
+        );
+    };
+    if args.topic.is_empty() {
+        return Err("--kafka needs at least one --topic NAME[:EventType]".into());
+    }
+    let topics = args
+        .topic
+        .iter()
+        .map(|t| bind_topic(t, registry))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = KafkaSourceConfig {
+        brokers: brokers.clone(),
+        group: args.group.clone(),
+        topics,
+        from_beginning: args.from_beginning,
+        options: kafka_options,
+    };
+    source::kafka::spawn(config, commit).map_err(|e| e.to_string())
+}
+
+/// `NAME[:EventType]`; without a type, the schema whose name is the topic's.
+fn bind_topic(spec: &str, registry: &TypeRegistry) -> Result<TopicBinding, String> {
+    let (topic, ty) = match spec.split_once(':') {
+        Some((t, ty)) => (t, ty),
+        None => (spec, spec),
+    };
+    if registry.get(ty).is_none() {
+        let names: Vec<&str> = registry.iter().map(|t| t.name.as_str()).collect();
+        return Err(format!(
+            "topic `{topic}` has no event type: no schema is named `{ty}`; \
+             bind one with --topic {topic}:EventType (the rules declare: {})",
+            names.join(", ")
+        ));
+    }
+    Ok(TopicBinding {
+        topic: topic.to_string(),
+        event_type: ty.to_string(),
+    })
 }

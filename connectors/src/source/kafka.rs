@@ -1,0 +1,272 @@
+//! Kafka source: a `BaseConsumer` polled on its own thread. Records go to the pipeline
+//! over the bounded channel of [`RunningSource`]; when it is full the consumer pauses its
+//! partitions (keeps polling for group membership) instead of buffering. Offsets are never
+//! auto-committed: the thread commits what [`OffsetsToCommit`] holds, which the pipeline
+//! (or the daemon, after a checkpoint) fills from an [`crate::offsets::OffsetTracker`].
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::{BATCH_RECORDS, Position, Record, RunningSource, SourceMessage, TopicPartition};
+
+/// How often committable offsets are sent to the broker.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A topic and the event type its values are decoded as.
+#[derive(Debug, Clone)]
+pub struct TopicBinding {
+    pub topic: String,
+    pub event_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct KafkaSourceConfig {
+    pub brokers: String,
+    pub group: String,
+    pub topics: Vec<TopicBinding>,
+    /// Start from the earliest offset when the group has no committed offset.
+    pub from_beginning: bool,
+    /// Extra librdkafka settings (`security.protocol`, `sasl.*`, `ssl.*`, ...).
+    pub options: Vec<(String, String)>,
+}
+
+/// Offsets (next offset to consume, per partition) that may be committed. Shared by whoever
+/// decides they are safe (the pipeline after delivery, or a checkpoint) and the consumer.
+#[derive(Debug, Default)]
+pub struct OffsetsToCommit {
+    offsets: Mutex<BTreeMap<TopicPartition, i64>>,
+}
+
+impl OffsetsToCommit {
+    /// Raises the committable offset of each partition (never lowers it).
+    pub fn publish(&self, offsets: &BTreeMap<TopicPartition, i64>) {
+        let mut m = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        for (tp, o) in offsets {
+            let e = m.entry(tp.clone()).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<TopicPartition, i64> {
+        self.offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Errors that stop a Kafka source from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSourceError {
+    #[error(
+        "cannot create the Kafka consumer for {brokers}: {source}; check --kafka and --kafka-option"
+    )]
+    Create {
+        brokers: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot subscribe to {topics}: {source}")]
+    Subscribe {
+        topics: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot start the source thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// Starts consuming. Offsets are committed from `commit` only.
+pub fn spawn(
+    config: KafkaSourceConfig,
+    commit: Arc<OffsetsToCommit>,
+) -> Result<RunningSource, KafkaSourceError> {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "auto.offset.reset",
+            if config.from_beginning {
+                "earliest"
+            } else {
+                "latest"
+            },
+        )
+        .set("enable.partition.eof", "false");
+    for (k, v) in &config.options {
+        cc.set(k, v);
+    }
+    let consumer: BaseConsumer = cc.create().map_err(|source| KafkaSourceError::Create {
+        brokers: config.brokers.clone(),
+        source,
+    })?;
+    let names: Vec<&str> = config.topics.iter().map(|t| t.topic.as_str()).collect();
+    consumer
+        .subscribe(&names)
+        .map_err(|source| KafkaSourceError::Subscribe {
+            topics: names.join(","),
+            source,
+        })?;
+    let types: BTreeMap<String, (Arc<str>, Arc<str>)> = config
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.topic.clone(),
+                (t.topic.as_str().into(), t.event_type.as_str().into()),
+            )
+        })
+        .collect();
+    Ok(RunningSource::spawn("source-kafka", move |tx, stop| {
+        let mut poller = Poller {
+            consumer,
+            types,
+            commit,
+            committed: BTreeMap::new(),
+            last_commit: Instant::now(),
+        };
+        poller.run(&tx, &stop);
+    })?)
+}
+
+struct Poller {
+    consumer: BaseConsumer,
+    /// topic -> (topic, event type), shared strings for the records.
+    types: BTreeMap<String, (Arc<str>, Arc<str>)>,
+    commit: Arc<OffsetsToCommit>,
+    committed: BTreeMap<TopicPartition, i64>,
+    last_commit: Instant,
+}
+
+impl Poller {
+    fn run(&mut self, tx: &SyncSender<SourceMessage>, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let batch = self.poll_batch();
+            if !batch.is_empty() && !self.send(tx, stop, batch) {
+                break;
+            }
+            self.commit_if_due(CommitMode::Async);
+        }
+        self.commit_now(CommitMode::Sync);
+    }
+
+    fn poll_batch(&mut self) -> Vec<Record> {
+        let mut batch = Vec::new();
+        let mut timeout = Duration::from_millis(100);
+        while batch.len() < BATCH_RECORDS {
+            match self.consumer.poll(timeout) {
+                None => break,
+                Some(Ok(m)) => {
+                    if let Some(r) = self.record(&m) {
+                        batch.push(r);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "Kafka consumer error; still polling.");
+                    break;
+                }
+            }
+            timeout = Duration::ZERO;
+        }
+        batch
+    }
+
+    fn record(&self, m: &rdkafka::message::BorrowedMessage<'_>) -> Option<Record> {
+        let (topic, event_type) = self.types.get(m.topic())?;
+        Some(Record {
+            position: Position::Kafka {
+                tp: TopicPartition {
+                    topic: topic.clone(),
+                    partition: m.partition(),
+                },
+                offset: m.offset(),
+            },
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            event_type: Some(event_type.clone()),
+            timestamp: m.timestamp().to_millis(),
+        })
+    }
+
+    /// Sends `batch`; while the channel is full the assigned partitions are paused and the
+    /// consumer keeps polling (nothing is fetched for paused partitions). Returns false when
+    /// the pipeline is gone or a stop was asked for.
+    fn send(
+        &mut self,
+        tx: &SyncSender<SourceMessage>,
+        stop: &AtomicBool,
+        batch: Vec<Record>,
+    ) -> bool {
+        let mut msg = match tx.try_send(SourceMessage::Records(batch)) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(m)) => m,
+        };
+        let paused = self.consumer.assignment().ok();
+        if let Some(p) = &paused {
+            if let Err(e) = self.consumer.pause(p) {
+                tracing::warn!(error = %e, "cannot pause partitions");
+            }
+            tracing::debug!(partitions = p.count(), "pipeline busy; partitions paused");
+        }
+        let sent = loop {
+            if stop.load(Ordering::Relaxed) {
+                break false;
+            }
+            // Serves rebalances and heartbeats; a record fetched before the pause is
+            // sought back to, so it is fetched again after the resume.
+            if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(20)) {
+                let _ = self.consumer.seek(
+                    m.topic(),
+                    m.partition(),
+                    Offset::Offset(m.offset()),
+                    Duration::from_secs(1),
+                );
+            }
+            self.commit_if_due(CommitMode::Async);
+            match tx.try_send(msg) {
+                Ok(()) => break true,
+                Err(TrySendError::Disconnected(_)) => break false,
+                Err(TrySendError::Full(m)) => msg = m,
+            }
+        };
+        if let Some(p) = &paused
+            && let Err(e) = self.consumer.resume(p)
+        {
+            tracing::warn!(error = %e, "cannot resume partitions");
+        }
+        sent
+    }
+
+    fn commit_if_due(&mut self, mode: CommitMode) {
+        if self.last_commit.elapsed() >= COMMIT_INTERVAL {
+            self.commit_now(mode);
+        }
+    }
+
+    fn commit_now(&mut self, mode: CommitMode) {
+        self.last_commit = Instant::now();
+        let offsets = self.commit.snapshot();
+        let mut tpl = TopicPartitionList::new();
+        for (tp, o) in &offsets {
+            if self.committed.get(tp) != Some(o) {
+                let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*o));
+            }
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        match self.consumer.commit(&tpl, mode) {
+            Ok(()) => {
+                tracing::debug!(partitions = tpl.count(), "offsets committed");
+                self.committed = offsets;
+            }
+            Err(e) => tracing::warn!(error = %e, "offset commit failed; will retry"),
+        }
+    }
+}

@@ -13,8 +13,7 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== cepheus check rules/ and cepheus test (conformance, scenarios, rules)"
 cargo run --quiet --locked -- check rules/
-dirs=(tests/conformance); for d in tests/scenarios rules/tests; do [ -d "$d" ] && dirs+=("$d"); done
-cargo run --quiet --locked -- test "${dirs[@]}"
+cargo run --quiet --locked -- test tests/conformance tests/scenarios rules/
 echo "== the parser's fuzz target builds"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/fuzz" cargo check --quiet --manifest-path parser/fuzz/Cargo.toml
 echo "all tests passed"

@@ -1,15 +1,28 @@
 //! `cepheus test`: runs scenario folders (`case.epl`, `input.jsonl`,
 //! `expected.jsonl`; format in tests/conformance/README.md) and compares the
 //! deliveries per statement.
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+//!
+//! Instead of `case.epl`, a folder may hold a `scenario.toml` naming rule
+//! files elsewhere (the shipped rules, not copies of them) and the statements
+//! whose outputs are compared:
+//!
+//! ```toml
+//! rules = ["../../../temperature.epl"]   # relative to the case folder
+//! check = ["temp_spike"]                 # optional; every statement when absent
+//! ```
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use cepheus_engine::{Engine, EventTime, TypeRegistry, decode_fields};
+use cepheus_engine::{BoundScript, Engine, EventTime, TypeRegistry, decode_fields};
 
 use crate::diagnostic::RuleDiagnostic;
-use crate::rules::load_text;
+use crate::rules::{find_epl_files, load_files, load_text};
+
+const CASE_EPL: &str = "case.epl";
+const SCENARIO_TOML: &str = "scenario.toml";
 
 /// One delivery as compared: time and the two row multisets.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,7 +37,7 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Every folder under `paths` holding a `case.epl`, sorted.
+/// Every folder under `paths` holding a `case.epl` or a `scenario.toml`, sorted.
 pub fn find_cases(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -36,7 +49,7 @@ pub fn find_cases(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if p.join("case.epl").is_file() {
+    if p.join(CASE_EPL).is_file() || p.join(SCENARIO_TOML).is_file() {
         out.push(p.to_path_buf());
         return Ok(());
     }
@@ -68,13 +81,97 @@ fn read(dir: &Path, name: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
 }
 
+/// The statements a case runs, and which of them are compared.
+struct CaseRules {
+    bound: BoundScript,
+    /// `None`: every statement's output is compared.
+    checked: Option<BTreeSet<String>>,
+}
+
+/// The contents of `scenario.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    /// Rule files or directories, relative to the case folder, loaded in order.
+    rules: Vec<PathBuf>,
+    /// The statements whose outputs are compared; the others run but are ignored.
+    check: Option<Vec<String>>,
+}
+
+fn load_case(dir: &Path) -> Result<CaseRules, String> {
+    let toml_path = dir.join(SCENARIO_TOML);
+    if !toml_path.is_file() {
+        let file = dir.join(CASE_EPL).display().to_string();
+        let epl = read(dir, CASE_EPL)?;
+        let bound = load_text(&file, &epl, &TypeRegistry::default()).map_err(render_all)?;
+        return Ok(CaseRules {
+            bound,
+            checked: None,
+        });
+    }
+    let at = toml_path.display();
+    if dir.join(CASE_EPL).is_file() {
+        return Err(format!(
+            "{at}: the folder also has a {CASE_EPL}; keep one of the two"
+        ));
+    }
+    let spec: ScenarioFile = toml::from_str(&read(dir, SCENARIO_TOML)?)
+        .map_err(|e| format!("{at}: {}", e.to_string().trim_end()))?;
+    if spec.rules.is_empty() {
+        return Err(format!(
+            "{at}: `rules` is empty; list the .epl files to run, relative to the case folder"
+        ));
+    }
+    let paths: Vec<PathBuf> = spec.rules.iter().map(|r| normalize(&dir.join(r))).collect();
+    let files = find_epl_files(&paths).map_err(|e| format!("{at}: `rules`: {e}"))?;
+    if files.is_empty() {
+        return Err(format!("{at}: `rules` names no .epl file"));
+    }
+    let bound = load_files(&files).map_err(render_all)?.bound;
+    let checked = match spec.check {
+        None => None,
+        Some(names) if names.is_empty() => {
+            return Err(format!(
+                "{at}: `check` is empty; name the statements to compare, or drop it to compare all"
+            ));
+        }
+        Some(names) => {
+            let known: BTreeSet<&str> = bound.statements.iter().map(|s| s.name.as_str()).collect();
+            if let Some(bad) = names.iter().find(|n| !known.contains(n.as_str())) {
+                let list: Vec<&str> = known.into_iter().collect();
+                return Err(format!(
+                    "{at}: `check` names statement `{bad}`, which the rules do not define \
+                     (they define: {})",
+                    list.join(", ")
+                ));
+            }
+            Some(names.into_iter().collect())
+        }
+    };
+    Ok(CaseRules { bound, checked })
+}
+
+/// `a/b/../c` as `a/c`, so messages name rule files the way a reader would.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn run_case_inner(dir: &Path) -> Result<Outcome, String> {
-    let epl_path = dir.join("case.epl");
-    let epl = read(dir, "case.epl")?;
+    let CaseRules { bound, checked } = load_case(dir)?;
     let input = read(dir, "input.jsonl")?;
     let expected_text = read(dir, "expected.jsonl")?;
-    let file = epl_path.display().to_string();
-    let bound = load_text(&file, &epl, &TypeRegistry::default()).map_err(render_all)?;
 
     let steps = parse_lines(&input, "input.jsonl")?;
     let start = steps.first().map_or(0, |(_, s)| step_time(s).unwrap_or(0));
@@ -127,6 +224,15 @@ fn run_case_inner(dir: &Path) -> Result<Outcome, String> {
     }
 
     let expected = expected_deliveries(&expected_text)?;
+    if let Some(checked) = &checked {
+        if let Some(stray) = expected.keys().find(|s| !checked.contains(*s)) {
+            return Err(format!(
+                "{}: lists rows of `{stray}`, which {SCENARIO_TOML} does not `check`",
+                dir.join("expected.jsonl").display()
+            ));
+        }
+        actual.retain(|s, _| checked.contains(s));
+    }
     let mut report = String::new();
     let mut stmts: Vec<&String> = expected.keys().chain(actual.keys()).collect();
     stmts.sort();
@@ -306,6 +412,13 @@ mod tests {
         assert!(json_eq(&json!(0.1 + 0.2), &json!(0.3)));
         assert!(!json_eq(&json!(1), &json!(1.001)));
         assert!(!json_eq(&json!(null), &json!(0)));
+    }
+
+    #[test]
+    fn normalize_folds_parent_components_lexically() {
+        let p = normalize(Path::new("rules/tests/a/b/../../../x.epl"));
+        assert_eq!(p, PathBuf::from("rules/x.epl"));
+        assert_eq!(normalize(Path::new("../x/./y")), PathBuf::from("../x/y"));
     }
 
     #[test]

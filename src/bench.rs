@@ -1,7 +1,6 @@
 //! `cepheus bench`: the reference queries of shared/bench/README.md through
 //! the engine, next to hand-written single-purpose loops, in the same run.
 use std::collections::{HashMap, VecDeque};
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -23,6 +22,8 @@ const Q1: &str = "create schema TemperatureEvent(sensor string, temperature doub
     select sensor, avg(temperature) as avgTemp from TemperatureEvent#time(5 min) group by sensor having avg(temperature) > 30;";
 const Q2: &str = "create schema Transfer(wallet string, amount double, ts long) starttimestamp ts;\n\
     select wallet, sum(amount) as total from Transfer#time_batch(5 min) group by wallet having sum(amount) > 10000;";
+const Q3: &str = "create schema Trade(wallet string, token string, side string, amount_usd double, price double, ts long) starttimestamp ts;\n\
+    select a.wallet as wallet_a, a.token as token, b.wallet as wallet_b from pattern [every a=Trade(amount_usd > 50000) -> b=Trade(token = a.token and side != a.side and amount_usd > 50000) where timer:within(60 sec)];";
 const Q_PRE: &str = "create schema E(p0 long, p1 long);\nselect p0, sum(p1) as s from E group by p0 having sum(p1) > 1000000;";
 
 pub fn run(args: BenchArgs) -> ExitCode {
@@ -46,6 +47,12 @@ pub fn run(args: BenchArgs) -> ExitCode {
             Kind::Transfer,
             Q2,
             hand_q2 as fn(&[u8]) -> u64,
+        ),
+        (
+            "Q3 large-trade pattern",
+            Kind::Trade,
+            Q3,
+            hand_q3 as fn(&[u8]) -> u64,
         ),
     ] {
         let data = generate(kind, args.events);
@@ -107,9 +114,8 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
     let mut bound = Some(bound);
     let mut out = Vec::new();
     let mut rows = 0u64;
-    for line in data.lines() {
-        let Ok(line) = line else { break };
-        let Ok(Some(ev)) = decoder.decode(&line) else {
+    for line in data.split(|b| *b == b'\n') {
+        let Ok(Some(ev)) = decoder.decode_bytes(line) else {
             continue;
         };
         let t = ev.time.unwrap_or_default();
@@ -245,6 +251,51 @@ fn hand_q2(data: &[u8]) -> u64 {
         }
         next_flush.get_or_insert(r.ts + T);
         *current.entry(r.wallet.into_owned()).or_insert(0.0) += r.amount;
+    }
+    rows
+}
+
+#[derive(serde::Deserialize)]
+struct TradeRow<'a> {
+    #[serde(borrow)]
+    wallet: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    token: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    side: std::borrow::Cow<'a, str>,
+    amount_usd: f64,
+    ts: i64,
+}
+
+/// Q3 by hand: large trades wait per token for 60 s; a later large trade of
+/// the same token on the other side completes (and ends) every waiting one,
+/// then starts its own wait.
+fn hand_q3(data: &[u8]) -> u64 {
+    const WITHIN: i64 = 60_000;
+    // Per token: waiting (start time, side is buy, wallet), oldest first.
+    let mut waiting: HashMap<String, Vec<(i64, bool, String)>> = HashMap::new();
+    let mut rows = 0u64;
+    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(r) = serde_json::from_slice::<TradeRow>(line) else {
+            continue;
+        };
+        if r.amount_usd <= 50_000.0 {
+            continue;
+        }
+        let buy = r.side == "buy";
+        let list = waiting.entry(r.token.into_owned()).or_default();
+        // An instance started at s is over once time reaches s + 60 s.
+        list.retain(|(start, side, _wallet)| {
+            if start + WITHIN <= r.ts {
+                return false;
+            }
+            if *side != buy {
+                rows += 1;
+                return false;
+            }
+            true
+        });
+        list.push((r.ts, buy, r.wallet.into_owned()));
     }
     rows
 }

@@ -2,9 +2,9 @@
 //! fixed type for single-type input.
 use std::sync::Arc;
 
-use cepheus_engine::{
-    DecodeError, EventTime, EventType, TypeRegistry, Value, decode_fields, timestamp_of,
-};
+use cepheus_engine::{DecodeError, EventTime, EventType, TypeRegistry, Value, timestamp_of};
+
+use crate::json_fields::{ObjectError, decode_object};
 
 /// One decoded event, ready for the engine.
 #[derive(Debug)]
@@ -71,47 +71,41 @@ impl JsonLinesDecoder {
 
     /// `Ok(None)` for a blank line.
     pub fn decode(&self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
-        let line = line.trim();
+        self.decode_bytes(line.as_bytes())
+    }
+
+    /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line):
+    /// the object is decoded straight into the type's field slots.
+    pub fn decode_bytes(&self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
+        let line = line.trim_ascii();
         if line.is_empty() {
             return Ok(None);
         }
-        let obj = match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(m)) => m,
-            Ok(_) => {
-                return Err(LineError {
+        let decoded =
+            decode_object(line, &self.registry, self.fixed_type.as_ref()).map_err(|e| match e {
+                ObjectError::Malformed(message) => LineError {
                     reason: DeadLetterReason::MalformedJson,
-                    message: "expected a JSON object".into(),
-                });
-            }
-            Err(e) => {
-                return Err(LineError {
-                    reason: DeadLetterReason::MalformedJson,
-                    message: e.to_string(),
-                });
-            }
-        };
-        let ty = match &self.fixed_type {
-            Some(t) => t.clone(),
-            None => {
-                let name = obj
-                    .get("type")
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| LineError {
-                        reason: DeadLetterReason::UnknownType,
-                        message: "the event has no `type` key; add one or pass --type NAME".into(),
-                    })?;
-                self.registry.get(name).cloned().ok_or_else(|| LineError {
+                    message,
+                },
+                ObjectError::NoType => LineError {
+                    reason: DeadLetterReason::UnknownType,
+                    message: "the event has no `type` key; add one or pass --type NAME".into(),
+                },
+                ObjectError::UnknownType(name) => LineError {
                     reason: DeadLetterReason::UnknownType,
                     message: format!("no rule declares the event type `{name}`"),
-                })?
-            }
-        };
-        let fields = decode_fields(&ty, &obj).map_err(decode_error)?;
-        let time = match timestamp_of(&ty, &fields).map_err(decode_error)? {
+                },
+                ObjectError::Field(e) => decode_error(e),
+            })?;
+        let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
             Some(t) => Some(t),
-            None => obj.get("ts").and_then(|v| v.as_i64()).map(EventTime),
+            None => decoded.ts.map(EventTime),
         };
-        Ok(Some(DecodedEvent { ty, fields, time }))
+        Ok(Some(DecodedEvent {
+            ty: decoded.ty,
+            fields: decoded.fields,
+            time,
+        }))
     }
 }
 

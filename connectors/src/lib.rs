@@ -9,6 +9,7 @@ pub mod alert;
 pub mod dead_letter;
 pub mod duration;
 pub mod generate;
+pub mod json_fields;
 pub mod jsonl;
 pub mod offsets;
 pub mod pipeline;

@@ -39,6 +39,11 @@ impl EventType {
         }
     }
     pub fn field(&self, name: &str) -> Option<usize> {
+        // Decoding looks up every key of every event: for the usual handful of
+        // fields a scan beats hashing the key.
+        if self.fields.len() <= 12 {
+            return self.fields.iter().position(|f| f.name == name);
+        }
         self.index.get(name).copied()
     }
     /// The declared field whose name is closest to `name`, for "did you mean" help.

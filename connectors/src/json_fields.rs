@@ -1,0 +1,347 @@
+//! Streaming decode of one JSON object straight into an event's field slots.
+//!
+//! The hot path of every source: no intermediate `serde_json::Value` map, keys
+//! the schema does not name are skipped without being built, and strings
+//! without escapes are copied once, into the event. The rules are the same as
+//! [`cepheus_engine::decode_fields`]: absent or null fields are null, an
+//! integral number fits a `double`, a float with no fraction fits a `long`,
+//! anything else of the wrong JSON type is an error naming the field.
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use cepheus_engine::{DecodeError, EventType, Type, TypeRegistry, Value};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+/// What went wrong with one line, before it becomes a dead letter.
+#[derive(Debug)]
+pub enum ObjectError {
+    /// Not JSON, or not an object.
+    Malformed(String),
+    /// No `type` key and no fixed type.
+    NoType,
+    /// A `type` naming no declared schema.
+    UnknownType(String),
+    Field(DecodeError),
+}
+
+/// One decoded object: its type and field slots.
+pub struct Decoded {
+    pub ty: Arc<EventType>,
+    pub fields: Box<[Value]>,
+    /// The `ts` key, for types that declare no timestamp field.
+    pub ts: Option<i64>,
+}
+
+/// Decodes `bytes` (one JSON object) as an event of `fixed`, or of the type its
+/// `type` key names in `registry`.
+pub fn decode_object(
+    bytes: &[u8],
+    registry: &TypeRegistry,
+    fixed: Option<&Arc<EventType>>,
+) -> Result<Decoded, ObjectError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = ObjectSeed { registry, fixed };
+    let out = de::Deserializer::deserialize_any(&mut de, seed)
+        .map_err(|e| ObjectError::Malformed(e.to_string()))?;
+    de.end()
+        .map_err(|e| ObjectError::Malformed(e.to_string()))?;
+    out
+}
+
+struct ObjectSeed<'r> {
+    registry: &'r TypeRegistry,
+    fixed: Option<&'r Arc<EventType>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = Result<Decoded, ObjectError>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = Result<Decoded, ObjectError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut ty = self.fixed.cloned();
+        let mut slots: Vec<Option<Scalar<'de>>> = ty
+            .as_ref()
+            .map_or(Vec::new(), |t| (0..t.fields.len()).map(|_| None).collect());
+        // Keys seen before `type` when the type is not fixed: kept until it is known.
+        let mut pending: Vec<(Cow<'de, str>, Scalar<'de>)> = Vec::new();
+        let mut ts = None;
+        let mut unknown_type = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if self.fixed.is_none() && key == "type" {
+                let name: Cow<'de, str> = map.next_value()?;
+                match self.registry.get(&name) {
+                    Some(t) => {
+                        slots = (0..t.fields.len()).map(|_| None).collect();
+                        for (k, v) in pending.drain(..) {
+                            if let Some(i) = t.field(&k) {
+                                slots[i] = Some(v);
+                            }
+                        }
+                        ty = Some(t.clone());
+                    }
+                    None => unknown_type = Some(name.into_owned()),
+                }
+                continue;
+            }
+            let slot = ty.as_ref().and_then(|t| t.field(&key));
+            match (&ty, slot) {
+                (Some(_), Some(i)) => {
+                    let v = map.next_value::<Scalar<'de>>()?;
+                    if key == "ts"
+                        && let Scalar::Int(t) = v
+                    {
+                        ts = Some(t);
+                    }
+                    slots[i] = Some(v);
+                }
+                (None, _) => {
+                    let v = map.next_value::<Scalar<'de>>()?;
+                    if key == "ts"
+                        && let Scalar::Int(t) = v
+                    {
+                        ts = Some(t);
+                    }
+                    pending.push((key, v));
+                }
+                (Some(_), None) if key == "ts" => {
+                    if let Scalar::Int(t) = map.next_value::<Scalar<'de>>()? {
+                        ts = Some(t);
+                    }
+                }
+                (Some(_), None) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(ty) = ty else {
+            return Ok(Err(match unknown_type {
+                Some(name) => ObjectError::UnknownType(name),
+                None => ObjectError::NoType,
+            }));
+        };
+        let mut fields = Vec::with_capacity(ty.fields.len());
+        for (f, s) in ty.fields.iter().zip(slots) {
+            match s.map_or(Ok(Value::Null), |s| s.into_value(f.ty)) {
+                Ok(v) => fields.push(v),
+                Err(got) => {
+                    return Ok(Err(ObjectError::Field(DecodeError::WrongType {
+                        event_type: ty.name.clone(),
+                        field: f.name.clone(),
+                        expected: f.ty.name(),
+                        got,
+                    })));
+                }
+            }
+        }
+        Ok(Ok(Decoded {
+            ty,
+            fields: fields.into_boxed_slice(),
+            ts,
+        }))
+    }
+}
+
+/// A JSON value as far as a field slot cares: scalars kept, anything nested
+/// reduced to its text for the error message.
+enum Scalar<'de> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer above `i64::MAX`: only a `double` takes it.
+    BigInt(u64),
+    Float(f64),
+    Str(Cow<'de, str>),
+    Nested(serde_json::Value),
+}
+
+impl Scalar<'_> {
+    /// The value for a slot of type `ty`, or the offending value's text.
+    fn into_value(self, ty: Type) -> Result<Value, String> {
+        match (ty, self) {
+            (_, Scalar::Null) => Ok(Value::Null),
+            (Type::Int, Scalar::Int(i)) => Ok(Value::Int(i)),
+            (Type::Int, Scalar::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Ok(Value::Int(f as i64))
+            }
+            (Type::Float, Scalar::Int(i)) => Ok(Value::Float(i as f64)),
+            (Type::Float, Scalar::BigInt(u)) => Ok(Value::Float(u as f64)),
+            (Type::Float, Scalar::Float(f)) => Ok(Value::Float(f)),
+            (Type::String, Scalar::Str(s)) => Ok(Value::Str(Arc::from(s.as_ref()))),
+            (Type::Bool, Scalar::Bool(b)) => Ok(Value::Bool(b)),
+            (_, s) => Err(s.describe()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let s = match self {
+            Scalar::Null => "null".to_string(),
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::BigInt(u) => u.to_string(),
+            Scalar::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string())
+            }
+            Scalar::Str(s) => serde_json::Value::String(s.to_string()).to_string(),
+            Scalar::Nested(v) => v.to_string(),
+        };
+        truncate(s)
+    }
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > 40 {
+        let mut cut = 40;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+impl<'de> de::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map_or(Scalar::BigInt(v), Scalar::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    // Nested values only reach here for a schema field (unused keys are
+    // skipped unbuilt); they are kept whole for the error message.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let d = de::value::SeqAccessDeserializer::new(seq);
+        Ok(Scalar::Nested(de::Deserialize::deserialize(d)?))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let d = de::value::MapAccessDeserializer::new(map);
+        Ok(Scalar::Nested(de::Deserialize::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cepheus_engine::decode_fields;
+
+    fn registry() -> TypeRegistry {
+        let src = "create schema T(s string, i long, d double, b boolean, ts long) starttimestamp ts;\
+                   create schema U(x long);";
+        let script = cepheus_parser::parse_script(src).expect("parses");
+        cepheus_engine::bind_script(src, &script, &TypeRegistry::default())
+            .expect("binds")
+            .registry
+    }
+
+    /// The streaming decoder and the `serde_json::Value` path agree on every
+    /// line: same fields, or the same error.
+    #[test]
+    fn agrees_with_the_value_decoder() {
+        let reg = registry();
+        let t = reg.get("T").cloned().expect("T");
+        for line in [
+            r#"{"s":"a","i":1,"d":2,"b":true,"ts":5}"#,
+            r#"{"i":1.0,"d":2.5,"extra":{"deep":[1,2,{"x":null}]},"ts":5}"#,
+            r#"{"s":"esc\"aped\u00e9","i":null}"#,
+            r#"{"s":1}"#,
+            r#"{"i":1.5}"#,
+            r#"{"i":"7"}"#,
+            r#"{"b":[1,2]}"#,
+            r#"{"d":18446744073709551615}"#,
+            r#"{"i":18446744073709551615}"#,
+            r#"{"s":{"nested":[1,2,3]}}"#,
+            r#"{"s":"this is a rather long string value that will be truncated"}"#,
+        ] {
+            let obj: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).expect("test line is an object");
+            let expected = decode_fields(&t, &obj);
+            let got = match decode_object(line.as_bytes(), &reg, Some(&t)) {
+                Ok(d) => Ok(d.fields),
+                Err(ObjectError::Field(e)) => Err(e),
+                Err(other) => panic!("{line}: unexpected {other:?}"),
+            };
+            assert_eq!(got, expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_type_key_may_come_anywhere() {
+        let reg = registry();
+        for line in [
+            r#"{"type":"U","x":3}"#,
+            r#"{"x":3,"type":"U"}"#,
+            r#"{"y":"ignored","x":3,"type":"U","z":[1]}"#,
+        ] {
+            let d = decode_object(line.as_bytes(), &reg, None).expect(line);
+            assert_eq!(d.ty.name, "U");
+            assert_eq!(&*d.fields, &[Value::Int(3)], "{line}");
+        }
+    }
+
+    #[test]
+    fn bad_objects_are_errors_not_panics() {
+        let reg = registry();
+        let t = reg.get("T").cloned();
+        for line in ["", "[1]", "{", r#"{"s":"a"} trailing"#, "nul", "42"] {
+            assert!(
+                matches!(
+                    decode_object(line.as_bytes(), &reg, t.as_ref()),
+                    Err(ObjectError::Malformed(_))
+                ),
+                "{line:?}"
+            );
+        }
+        assert!(matches!(
+            decode_object(br#"{"type":"Nope"}"#, &reg, None),
+            Err(ObjectError::UnknownType(n)) if n == "Nope"
+        ));
+        assert!(matches!(
+            decode_object(br#"{"x":1}"#, &reg, None),
+            Err(ObjectError::NoType)
+        ));
+    }
+}

@@ -9,6 +9,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== Kafka broker (Tansu on 127.0.0.1:19092; built once into ~/.cache/cepheus-tools)"
+bash scripts/kafka/broker.sh start 19092 >/dev/null
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== cepheus check rules/ and cepheus test (conformance, scenarios, rules)"

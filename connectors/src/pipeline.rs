@@ -19,7 +19,7 @@ use crate::jsonl::{DeadLetterReason, JsonLinesDecoder};
 use crate::offsets::OffsetTracker;
 use crate::sink::{AlertSink, SinkClosed};
 use crate::source::kafka::OffsetsToCommit;
-use crate::source::{Position, Record, RunningSource, SourceMessage};
+use crate::source::{Position, Record, RunningSource, SourceMessage, StreamKey};
 use crate::watermark::{ReorderBuffer, Watermarks};
 
 /// How often the pipeline wakes when the source is quiet (idle partitions, idle stop).
@@ -177,6 +177,11 @@ impl Pipeline {
                 Ok(SourceMessage::Records(records)) => {
                     last_record = now;
                     self.process(records, now);
+                }
+                Ok(SourceMessage::Assigned(partitions)) => {
+                    let streams: Vec<StreamKey> =
+                        partitions.into_iter().map(StreamKey::Partition).collect();
+                    self.watermarks.assign(&streams, now);
                 }
                 Ok(SourceMessage::Failed(why)) => break RunEnd::SourceFailed(why),
                 Ok(SourceMessage::End) | Err(RecvTimeoutError::Disconnected) => {

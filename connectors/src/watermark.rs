@@ -13,7 +13,8 @@ use crate::source::StreamKey;
 
 #[derive(Debug, Clone, Copy)]
 struct StreamClock {
-    max_time: i64,
+    /// `None` for a stream announced (an assigned partition) that has no record yet.
+    max_time: Option<i64>,
     last_seen: Instant,
 }
 
@@ -38,14 +39,14 @@ impl Watermarks {
     pub fn observe(&mut self, stream: &StreamKey, t: EventTime, now: Instant) {
         match self.streams.get_mut(stream) {
             Some(c) => {
-                c.max_time = c.max_time.max(t.0);
+                c.max_time = Some(c.max_time.map_or(t.0, |m| m.max(t.0)));
                 c.last_seen = now;
             }
             None => {
                 self.streams.insert(
                     stream.clone(),
                     StreamClock {
-                        max_time: t.0,
+                        max_time: Some(t.0),
                         last_seen: now,
                     },
                 );
@@ -53,17 +54,34 @@ impl Watermarks {
         }
     }
 
+    /// The streams that exist now (a consumer's assigned partitions): a new one holds the
+    /// watermark back until it has records or goes idle; one no longer listed is dropped.
+    pub fn assign(&mut self, streams: &[StreamKey], now: Instant) {
+        self.streams
+            .retain(|k, _| *k == StreamKey::Single || streams.contains(k));
+        for s in streams {
+            self.streams.entry(s.clone()).or_insert(StreamClock {
+                max_time: None,
+                last_seen: now,
+            });
+        }
+    }
+
     /// The watermark at wall-clock `now`: every event at or before it may be processed.
     /// `None` before any record.
     pub fn watermark(&self, now: Instant) -> Option<EventTime> {
-        let active = self
+        let mut active = self
             .streams
             .values()
             .filter(|c| now.duration_since(c.last_seen) < self.idle_timeout)
-            .map(|c| c.max_time)
-            .min();
-        // When every stream is idle, none holds the others back.
-        let t = active.or_else(|| self.streams.values().map(|c| c.max_time).max())?;
+            .peekable();
+        let t = if active.peek().is_some() {
+            // An active stream without records yet holds everything back.
+            active.map(|c| c.max_time).min().flatten()?
+        } else {
+            // When every stream is idle, none holds the others back.
+            self.streams.values().filter_map(|c| c.max_time).max()?
+        };
         Some(EventTime(t.saturating_sub(self.lateness_ms)))
     }
 }
@@ -172,6 +190,22 @@ mod tests {
             w.watermark(later + Duration::from_secs(10)),
             Some(EventTime(5_900))
         );
+    }
+
+    #[test]
+    fn an_assigned_partition_without_records_holds_the_watermark_until_idle() {
+        let mut w = Watermarks::new(Duration::ZERO, Duration::from_secs(5));
+        let t0 = Instant::now();
+        w.assign(&[part(0), part(1)], t0);
+        w.observe(&part(0), EventTime(1_000), t0);
+        assert_eq!(w.watermark(t0), None);
+        let later = t0 + Duration::from_secs(6);
+        w.observe(&part(0), EventTime(2_000), later);
+        assert_eq!(w.watermark(later), Some(EventTime(2_000)));
+        // A revoked partition no longer counts.
+        w.assign(&[part(0)], later);
+        w.observe(&part(0), EventTime(3_000), later);
+        assert_eq!(w.watermark(later), Some(EventTime(3_000)));
     }
 
     #[test]

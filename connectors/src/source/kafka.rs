@@ -146,14 +146,39 @@ struct Poller {
 
 impl Poller {
     fn run(&mut self, tx: &SyncSender<SourceMessage>, stop: &AtomicBool) {
+        let mut assigned = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let batch = self.poll_batch();
-            if !batch.is_empty() && !self.send(tx, stop, batch) {
+            // Assignments change inside poll, before the records of new partitions arrive.
+            let now = self.assigned();
+            if now != assigned {
+                assigned = now;
+                if !self.send(tx, stop, SourceMessage::Assigned(assigned.clone())) {
+                    break;
+                }
+            }
+            if !batch.is_empty() && !self.send(tx, stop, SourceMessage::Records(batch)) {
                 break;
             }
             self.commit_if_due(CommitMode::Async);
         }
         self.commit_now(CommitMode::Sync);
+    }
+
+    fn assigned(&self) -> Vec<TopicPartition> {
+        let Ok(tpl) = self.consumer.assignment() else {
+            return Vec::new();
+        };
+        tpl.elements()
+            .iter()
+            .filter_map(|e| {
+                let (topic, _) = self.types.get(e.topic())?;
+                Some(TopicPartition {
+                    topic: topic.clone(),
+                    partition: e.partition(),
+                })
+            })
+            .collect()
     }
 
     fn poll_batch(&mut self) -> Vec<Record> {
@@ -193,16 +218,16 @@ impl Poller {
         })
     }
 
-    /// Sends `batch`; while the channel is full the assigned partitions are paused and the
+    /// Sends `msg`; while the channel is full the assigned partitions are paused and the
     /// consumer keeps polling (nothing is fetched for paused partitions). Returns false when
     /// the pipeline is gone or a stop was asked for.
     fn send(
         &mut self,
         tx: &SyncSender<SourceMessage>,
         stop: &AtomicBool,
-        batch: Vec<Record>,
+        msg: SourceMessage,
     ) -> bool {
-        let mut msg = match tx.try_send(SourceMessage::Records(batch)) {
+        let mut msg = match tx.try_send(msg) {
             Ok(()) => return true,
             Err(TrySendError::Disconnected(_)) => return false,
             Err(TrySendError::Full(m)) => m,

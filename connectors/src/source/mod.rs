@@ -107,6 +107,9 @@ pub struct Record {
 #[derive(Debug)]
 pub enum SourceMessage {
     Records(Vec<Record>),
+    /// The partitions now assigned to this consumer: each holds the watermark back until
+    /// it has records or has been idle for the idle timeout.
+    Assigned(Vec<TopicPartition>),
     /// The source cannot go on (the run ends after what was sent before).
     Failed(String),
     /// The source has no more records.

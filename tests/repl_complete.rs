@@ -1,0 +1,68 @@
+//! `cepheus repl` in a pseudo-terminal: tab completion of a field learnt from
+//! sampled events, a multi-line query over a followed file, Ctrl-C, a caret error.
+mod repl_support;
+
+use std::io::Write;
+
+use repl_support::{enter, expect, expect_exit, paste, press, spawn_repl};
+
+#[test]
+fn tab_completes_a_field_learnt_from_the_input_and_the_query_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("readings.jsonl");
+    std::fs::write(
+        &input,
+        "{\"type\":\"Reading\",\"sensor\":\"s1\",\"celsius\":21.5,\"ts\":1000}\n",
+    )
+    .expect("write input");
+    let history = dir.path().join("history");
+    let mut repl = spawn_repl(
+        &["--input", input.to_str().expect("utf-8 path"), "--follow"],
+        &history,
+    );
+    expect(&mut repl, "event types: Reading");
+    expect(&mut repl, "cepheus> ");
+
+    // `cel` + Tab becomes `celsius`: the only field, type or keyword starting so.
+    paste(&mut repl, "select sensor, cel");
+    press(&mut repl, "\t");
+    expect(&mut repl, "select sensor, celsius");
+    paste(&mut repl, " from Reading");
+    // No `;` yet: Enter starts a second line of the same statement.
+    press(&mut repl, "\r");
+    expect(&mut repl, "from Reading\r\n");
+    enter(&mut repl, "where celsius > 25;", "query q1 started");
+
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .expect("append to input");
+    writeln!(
+        file,
+        "{{\"type\":\"Reading\",\"sensor\":\"s2\",\"celsius\":30.25,\"ts\":2000}}"
+    )
+    .and_then(|()| {
+        writeln!(
+            file,
+            "{{\"type\":\"Reading\",\"sensor\":\"s3\",\"celsius\":26,\"ts\":3000}}"
+        )
+    })
+    .expect("append events");
+    expect(&mut repl, "sensor | celsius");
+    expect(&mut repl, "s2     | 30.25");
+    expect(&mut repl, "s3     | 26");
+
+    // Ctrl-C stops the query and keeps the session.
+    press(&mut repl, "\x03");
+    expect(&mut repl, "stopped q1 after 2 rows");
+
+    // A mistake shows a caret under it; the session goes on.
+    enter(&mut repl, "select sensr from Reading;", "^^^^^");
+    enter(&mut repl, ".rules", "nothing is running");
+    paste(&mut repl, ".quit");
+    press(&mut repl, "\r");
+    expect_exit(&mut repl);
+
+    let saved = std::fs::read_to_string(&history).expect("history saved");
+    assert!(saved.contains("celsius from Reading"), "{saved}");
+}

@@ -47,6 +47,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The shipped rules over generated events, alerts printed (no Kafka needed).
     Demo(demo::DemoArgs),
+    /// An interactive EPL shell over a live stream (--generate, --input or --kafka).
+    Repl(cepheus_repl::ReplArgs),
     /// Write a reference workload as JSON lines to stdout.
     Gen {
         kind: cepheus_connectors::generate::Kind,
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Explain { paths } => explain(&paths),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Repl(args) => cepheus_repl::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Gen {
             kind,

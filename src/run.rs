@@ -84,6 +84,13 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    // Warnings of the connectors (Kafka errors, sink retries) on stderr; RUST_LOG overrides.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let loaded = match crate::load_or_report(&args.rules, crate::Format::Human) {
         Ok(l) => l,
         Err(code) => return code,

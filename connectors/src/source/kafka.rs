@@ -162,6 +162,8 @@ impl Poller {
             }
             self.commit_if_due(CommitMode::Async);
         }
+        // The final commit: everything committable, synchronously.
+        self.committed.clear();
         self.commit_now(CommitMode::Sync);
     }
 

@@ -1,0 +1,471 @@
+//! `cepheus run` against a real Kafka-compatible broker (Tansu on 127.0.0.1:19092, started
+//! by scripts/test.sh; these tests start it themselves if it is installed, and fail, never
+//! skip, when it cannot run).
+mod webhook_server;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const PORT: u16 = 19092;
+const BROKER: &str = "127.0.0.1:19092";
+
+/// The broker's address; starts it when it is not running; panics with what to do otherwise.
+fn broker() -> &'static str {
+    let up = || {
+        TcpStream::connect_timeout(&([127, 0, 0, 1], PORT).into(), Duration::from_secs(1)).is_ok()
+    };
+    if !up() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .args(["start", &PORT.to_string()])
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()) && up(),
+            "the Kafka broker on {BROKER} is not running and could not be started: \
+             run `scripts/kafka/broker.sh start {PORT}` (it installs Tansu the first time)"
+        );
+    }
+    BROKER
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+fn create_topic(name: &str, partitions: u32) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["topic", name, &partitions.to_string(), &PORT.to_string()])
+        .output()
+        .expect("broker.sh runs");
+    assert!(
+        out.status.success(),
+        "creating topic {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Produces `(key, value)` records and waits until the broker has them all.
+fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("enable.idempotence", "true")
+        .set("message.max.bytes", "16000000")
+        .create()
+        .expect("producer");
+    for (k, v) in records {
+        let mut r = BaseRecord::to(topic).key(k.as_str()).payload(v.as_slice());
+        loop {
+            match producer.send(r) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    r = back;
+                    producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => panic!("producing to {topic}: {e}"),
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("all records acknowledged");
+}
+
+/// One consumed record.
+#[derive(Debug, Clone)]
+struct Consumed {
+    partition: i32,
+    offset: i64,
+    key: Option<String>,
+    value: Vec<u8>,
+}
+
+/// Reads `topic` from the beginning until `want` records arrived (or `timeout`), then
+/// keeps reading for a quiet second to catch extras.
+fn consume(topic: &str, want: usize, timeout: Duration) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", unique("check"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut quiet_since: Option<Instant> = None;
+    while started.elapsed() < timeout {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                got.push(Consumed {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    value: m.payload().unwrap_or_default().to_vec(),
+                });
+                quiet_since = None;
+            }
+            _ => {
+                if got.len() >= want {
+                    let q = *quiet_since.get_or_insert_with(Instant::now);
+                    if q.elapsed() > Duration::from_secs(1) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    got
+}
+
+/// The group's committed offsets per partition (-1 for none). (Tansu's answers to
+/// ListOffsets are not reliable, so end offsets come from consuming the topic.)
+fn committed(topic: &str, group: &str, partitions: i32) -> Vec<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    (0..partitions)
+        .map(
+            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => -1,
+            },
+        )
+        .collect()
+}
+
+fn cepheus(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cepheus"))
+        .args(args)
+        .output()
+        .expect("the cepheus binary runs")
+}
+
+fn spawn_cepheus(args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cepheus"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the cepheus binary starts")
+}
+
+/// `cepheus run RULES --kafka .. --topic INPUT:TemperatureEvent --group G --from-beginning
+/// --stop-after-idle 3s` followed by `extra`.
+fn run_args(rules: &Path, input: &str, group: &str, extra: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "run",
+        &rules.display().to_string(),
+        "--kafka",
+        broker(),
+        "--topic",
+        &format!("{input}:TemperatureEvent"),
+        "--group",
+        group,
+        "--from-beginning",
+        "--stop-after-idle",
+        "3s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().cloned());
+    args
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const RULE: &str = "create schema TemperatureEvent (sensor string, temperature double, ts long) \
+                    starttimestamp ts;\n\
+                    @Name('hot') select sensor, temperature from TemperatureEvent(temperature > 33);";
+
+/// Generated temperature events: (sensor, temperature, ts, line).
+fn temperatures(n: u64) -> Vec<(String, f64, i64, String)> {
+    let out = cepheus(&["gen".into(), "temperature".into(), n.to_string()]);
+    assert!(out.status.success());
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (
+                v["sensor"].as_str().unwrap_or("").to_string(),
+                v["temperature"].as_f64().unwrap_or(f64::NAN),
+                v["ts"].as_i64().unwrap_or(-1),
+                l.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn alert_rows(values: impl Iterator<Item = serde_json::Value>) -> Vec<(String, i64, String)> {
+    let mut rows: Vec<(String, i64, String)> = values
+        .map(|a| {
+            (
+                a["row"]["sensor"].as_str().unwrap_or("").to_string(),
+                a["time"].as_i64().unwrap_or(-1),
+                a["row"]["temperature"].to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn kafka_to_kafka_file_and_webhook_with_poison_in_the_dead_letter_topic() {
+    broker();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, alerts, dlq, group) = (
+        unique("temps"),
+        unique("alerts"),
+        unique("dlq"),
+        unique("g"),
+    );
+    create_topic(&input, 3);
+    create_topic(&alerts, 1);
+    create_topic(&dlq, 1);
+    let events = temperatures(3000);
+    let mut records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
+        .collect();
+    // Poison, each keyed to a sensor so it lands among that sensor's readings.
+    let poison: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed_json", b"{\"sensor\":\"s-0001\",\"temp".to_vec()),
+        (
+            "wrong_type",
+            b"{\"sensor\":\"s-0002\",\"temperature\":\"hot\",\"ts\":1}".to_vec(),
+        ),
+        (
+            "invalid_utf8",
+            b"{\"sensor\":\"\xff\xfe\",\"temperature\":1.0,\"ts\":1}".to_vec(),
+        ),
+        (
+            "too_large",
+            format!("{{\"pad\":\"{}\"}}", "x".repeat(10 << 20)).into_bytes(),
+        ),
+    ];
+    for (i, (_, p)) in poison.iter().enumerate() {
+        records.insert(500 * (i + 1), (format!("s-000{i}"), p.clone()));
+    }
+    produce(&input, &records);
+
+    let hook = webhook_server::hook(&[503, 503], 200, Duration::ZERO);
+    let url = webhook_server::serve(hook.clone());
+    let rules = dir.path().join("hot.epl");
+    std::fs::write(&rules, RULE).expect("write");
+    let file = dir.path().join("alerts.jsonl");
+    let args = run_args(
+        &rules,
+        &input,
+        &group,
+        &[
+            "--sink".into(),
+            format!("kafka:{alerts}"),
+            "--sink".into(),
+            format!("file:{}", file.display()),
+            "--sink".into(),
+            format!("webhook:{url}"),
+            "--dead-letter".into(),
+            format!("kafka:{dlq}"),
+        ],
+    );
+    let out = cepheus(&args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    // Brute force: every reading above 33 degrees, at its own time.
+    let mut expected: Vec<(String, i64, String)> = events
+        .iter()
+        .filter(|e| e.1 > 33.0)
+        .map(|e| (e.0.clone(), e.2, serde_json::json!(e.1).to_string()))
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 30, "the data must exercise the rule");
+
+    let on_topic = consume(&alerts, expected.len(), Duration::from_secs(60));
+    assert!(on_topic.iter().all(|c| c.key.as_deref() == Some("hot")));
+    let topic_alerts: Vec<serde_json::Value> = on_topic
+        .iter()
+        .map(|c| serde_json::from_slice(&c.value).expect("alert JSON"))
+        .collect();
+    assert_eq!(
+        alert_rows(topic_alerts.iter().cloned()),
+        expected,
+        "{stderr}"
+    );
+    let file_alerts: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .expect("alert file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(alert_rows(file_alerts.iter().cloned()), expected);
+    let ids = |v: &[serde_json::Value]| -> BTreeSet<String> {
+        v.iter()
+            .map(|a| a["alert_id"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(ids(&topic_alerts), ids(&file_alerts));
+    assert_eq!(
+        ids(&topic_alerts).len(),
+        expected.len(),
+        "alert ids are unique"
+    );
+    let seen = hook.seen.lock().expect("lock");
+    let accepted: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|s| s.2 == 200)
+        .map(|s| s.1.clone())
+        .collect();
+    assert_eq!(alert_rows(accepted.iter().cloned()), expected);
+    assert_eq!(seen.len(), expected.len() + 2, "two 503s retried");
+    drop(seen);
+
+    // Each poison record is in the dead-letter topic with its reason and position.
+    let letters: Vec<serde_json::Value> = consume(&dlq, poison.len(), Duration::from_secs(30))
+        .iter()
+        .map(|c| serde_json::from_slice(&c.value).expect("dead letter JSON"))
+        .collect();
+    let produced: HashMap<(i64, i64), Vec<u8>> =
+        consume(&input, records.len(), Duration::from_secs(60))
+            .into_iter()
+            .map(|c| ((c.partition as i64, c.offset), c.value))
+            .collect();
+    let mut reasons: Vec<&str> = letters
+        .iter()
+        .map(|l| l["dead_letter"].as_str().unwrap_or(""))
+        .collect();
+    reasons.sort();
+    let mut want: Vec<&str> = poison.iter().map(|p| p.0).collect();
+    want.sort();
+    assert_eq!(reasons, want, "{letters:?}");
+    for l in &letters {
+        let pos = &l["position"];
+        assert_eq!(pos["topic"], input.as_str());
+        let key = (
+            pos["partition"].as_i64().unwrap_or(-1),
+            pos["offset"].as_i64().unwrap_or(-1),
+        );
+        let raw = produced
+            .get(&key)
+            .expect("the position names a produced record");
+        let shown = l["raw"].as_str().unwrap_or("");
+        assert!(String::from_utf8_lossy(raw).starts_with(shown), "{l}");
+    }
+    assert!(
+        stderr.contains("3000 events processed, 4 dead-lettered"),
+        "{stderr}"
+    );
+
+    // Everything was delivered, so the group committed the end of every partition.
+    let mut end = [0i64; 3];
+    for (p, o) in produced.keys() {
+        end[*p as usize] = end[*p as usize].max(o + 1);
+    }
+    assert_eq!(committed(&input, &group, 3), end);
+}
+
+#[test]
+fn a_run_killed_with_sigkill_and_restarted_loses_no_alert() {
+    broker();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, alerts, group) = (unique("temps"), unique("alerts"), unique("g"));
+    create_topic(&input, 3);
+    create_topic(&alerts, 1);
+    let events = temperatures(40_000);
+    let records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
+        .collect();
+    produce(&input, &records);
+    let rules = dir.path().join("hot.epl");
+    std::fs::write(&rules, RULE).expect("write");
+    let run_args =
+        |group: &str, sink: &str| run_args(&rules, &input, group, &["--sink".into(), sink.into()]);
+    // The golden run: uninterrupted, to a file.
+    let golden_file = dir.path().join("golden.jsonl");
+    let golden = cepheus(&run_args(
+        &unique("golden"),
+        &format!("file:{}", golden_file.display()),
+    ));
+    assert!(golden.status.success(), "{}", text(&golden.stderr));
+    let golden: BTreeMap<String, String> = std::fs::read_to_string(&golden_file)
+        .expect("golden alerts")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (
+                v["alert_id"].as_str().unwrap_or("").to_string(),
+                l.to_string(),
+            )
+        })
+        .collect();
+    assert!(golden.len() > 300, "{}", golden.len());
+
+    // Killed once some alerts are out, then restarted with the same group.
+    let mut first = spawn_cepheus(&run_args(&group, &format!("kafka:{alerts}")));
+    let started = Instant::now();
+    while consume(&alerts, 1, Duration::from_secs(2)).is_empty()
+        && started.elapsed() < Duration::from_secs(60)
+    {}
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let before_restart = committed(&input, &group, 3);
+    let second = cepheus(&run_args(&group, &format!("kafka:{alerts}")));
+    assert!(second.status.success(), "{}", text(&second.stderr));
+
+    let delivered = consume(&alerts, golden.len(), Duration::from_secs(90));
+    let mut by_id: BTreeMap<String, String> = BTreeMap::new();
+    for c in &delivered {
+        let v: serde_json::Value = serde_json::from_slice(&c.value).expect("alert JSON");
+        let id = v["alert_id"].as_str().unwrap_or("").to_string();
+        let line = v.to_string();
+        if let Some(prev) = by_id.insert(id.clone(), line.clone()) {
+            assert_eq!(prev, line, "a duplicate of {id} differs");
+        }
+    }
+    let missing: Vec<&String> = golden
+        .keys()
+        .filter(|id| !by_id.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} alerts lost, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert_eq!(by_id.len(), golden.len(), "no alert outside the golden run");
+    // The restart resumed from committed offsets (not from the beginning) when the first
+    // run had committed any; either way nothing is lost.
+    eprintln!(
+        "committed before the restart: {before_restart:?}; {} deliveries for {} alerts",
+        delivered.len(),
+        golden.len()
+    );
+}

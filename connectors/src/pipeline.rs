@@ -166,6 +166,14 @@ impl Pipeline {
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
     }
+    /// For the daemon: add or remove statements (call [`Pipeline::forget_rule`] for a
+    /// removed statement id), restore state.
+    pub fn engine_mut(&mut self) -> Option<&mut Engine> {
+        self.engine.as_mut()
+    }
+    pub fn forget_rule(&mut self, statement: usize) {
+        self.alerts.forget(statement);
+    }
 
     /// Runs until the source ends, stays idle for `stop_after_idle`, or a sink closes.
     pub fn run(&mut self, source: &RunningSource) -> RunEnd {

@@ -160,11 +160,9 @@ impl Poller {
             if !batch.is_empty() && !self.send(tx, stop, SourceMessage::Records(batch)) {
                 break;
             }
-            self.commit_if_due(CommitMode::Async);
+            self.commit_if_due();
         }
-        // The final commit: everything committable, synchronously.
-        self.committed.clear();
-        self.commit_now(CommitMode::Sync);
+        self.commit_now();
     }
 
     fn assigned(&self) -> Vec<TopicPartition> {
@@ -255,7 +253,7 @@ impl Poller {
                     Duration::from_secs(1),
                 );
             }
-            self.commit_if_due(CommitMode::Async);
+            self.commit_if_due();
             match tx.try_send(msg) {
                 Ok(()) => break true,
                 Err(TrySendError::Disconnected(_)) => break false,
@@ -270,28 +268,34 @@ impl Poller {
         sent
     }
 
-    fn commit_if_due(&mut self, mode: CommitMode) {
+    fn commit_if_due(&mut self) {
         if self.last_commit.elapsed() >= COMMIT_INTERVAL {
-            self.commit_now(mode);
+            self.commit_now();
         }
     }
 
-    fn commit_now(&mut self, mode: CommitMode) {
+    /// Commits (synchronously, so a failure is known and retried) the offsets that changed,
+    /// for partitions still assigned: a revoked partition belongs to another consumer now.
+    fn commit_now(&mut self) {
         self.last_commit = Instant::now();
-        let offsets = self.commit.snapshot();
-        let mut tpl = TopicPartitionList::new();
-        for (tp, o) in &offsets {
-            if self.committed.get(tp) != Some(o) {
-                let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*o));
-            }
-        }
-        if tpl.count() == 0 {
+        let assigned = self.assigned();
+        let offsets: BTreeMap<TopicPartition, i64> = self
+            .commit
+            .snapshot()
+            .into_iter()
+            .filter(|(tp, o)| assigned.contains(tp) && self.committed.get(tp) != Some(o))
+            .collect();
+        if offsets.is_empty() {
             return;
         }
-        match self.consumer.commit(&tpl, mode) {
+        let mut tpl = TopicPartitionList::new();
+        for (tp, o) in &offsets {
+            let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*o));
+        }
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => {
                 tracing::debug!(partitions = tpl.count(), "offsets committed");
-                self.committed = offsets;
+                self.committed.extend(offsets);
             }
             Err(e) => tracing::warn!(error = %e, "offset commit failed; will retry"),
         }

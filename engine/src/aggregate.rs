@@ -1,9 +1,13 @@
 //! Aggregate functions with retraction: every aggregate accepts values
 //! entering and leaving, in O(1) or O(log n), never rescanning the window.
+mod snapshot;
+
 use std::collections::{BTreeMap, HashMap};
 
 use crate::expr::BoundExpr;
 use crate::value::{Type, Value};
+
+pub(crate) use snapshot::AggRowState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AggFunc {

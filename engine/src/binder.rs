@@ -7,6 +7,7 @@ use cepheus_parser::{ExprKind, Span};
 
 use crate::aggregate::{AggFunc, AggSpec};
 use crate::expr::{ArithOp, BoundExpr, CompareOp, LikePattern, ScalarFunc};
+use crate::fingerprint::statement_fingerprint;
 use crate::pattern::{DEFAULT_MAX_INSTANCES, PatternNode, PatternPlan};
 use crate::plan::*;
 use crate::schema::{EventType, FieldInfo, TypeRegistry, closest};
@@ -1027,9 +1028,10 @@ fn bind_select(
             None,
         )),
     };
-    Ok(StatementPlan {
+    let mut plan = StatementPlan {
         name,
         text: text(src, stmt.span),
+        fingerprint: 0,
         input,
         where_clause,
         columns,
@@ -1043,7 +1045,9 @@ fn bind_select(
         limit,
         insert_into,
         output_type,
-    })
+    };
+    plan.fingerprint = statement_fingerprint(&stmt.to_string(), &plan, registry);
+    Ok(plan)
 }
 
 fn lookup_type(registry: &TypeRegistry, name: &ast::Ident) -> Result<Arc<EventType>> {

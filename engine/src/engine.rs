@@ -1,6 +1,6 @@
 //! The engine: routes events to statements, fires timers in time order and
 //! feeds `insert into` streams, all on event time.
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::binder::BoundScript;
@@ -35,15 +35,17 @@ const MAX_ROUTED_PER_STEP: usize = 100_000;
 
 #[derive(Debug)]
 pub struct Engine {
-    registry: TypeRegistry,
-    statements: Vec<Statement>,
-    /// The stable id of each statement in `statements` (same order, increasing).
-    ids: Vec<usize>,
-    next_id: usize,
+    pub(crate) registry: TypeRegistry,
+    pub(crate) statements: Vec<Statement>,
+    /// The stable id of each statement in `statements` (same order).
+    pub(crate) ids: Vec<usize>,
+    pub(crate) next_id: usize,
     /// For each event type (by id), the positions in `statements` that read it, in order.
     routes: Vec<Vec<usize>>,
-    now: EventTime,
-    seq: u64,
+    /// The position in `statements` of each stable id.
+    positions: HashMap<usize, usize>,
+    pub(crate) now: EventTime,
+    pub(crate) seq: u64,
     /// `insert into` events dropped because a step routed too many.
     pub routing_overflows: u64,
 }
@@ -57,6 +59,7 @@ impl Engine {
             ids: Vec::new(),
             next_id: 0,
             routes: Vec::new(),
+            positions: HashMap::new(),
             now: start,
             seq: 0,
             routing_overflows: 0,
@@ -125,7 +128,7 @@ impl Engine {
         true
     }
 
-    fn recompute_routes(&mut self) {
+    pub(crate) fn recompute_routes(&mut self) {
         let mut routes = vec![Vec::new(); self.registry.len()];
         for (i, s) in self.statements.iter().enumerate() {
             for t in s.input_types() {
@@ -135,6 +138,12 @@ impl Engine {
             }
         }
         self.routes = routes;
+        self.positions = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
     }
 
     /// The stable id of each running statement, in the order of [`Engine::statements`].
@@ -144,8 +153,7 @@ impl Engine {
 
     /// The running statement with stable id `id`.
     pub fn statement(&self, id: usize) -> Option<&Statement> {
-        let pos = self.ids.binary_search(&id).ok()?;
-        self.statements.get(pos)
+        self.statements.get(*self.positions.get(&id)?)
     }
 
     pub fn registry(&self) -> &TypeRegistry {
@@ -280,7 +288,7 @@ impl Engine {
     }
 }
 
-fn check_supported(plan: &StatementPlan) -> Result<(), UnsupportedError> {
+pub(crate) fn check_supported(plan: &StatementPlan) -> Result<(), UnsupportedError> {
     if let InputPlan::Pattern(_) = plan.input
         && !crate::matcher::SUPPORTED
     {

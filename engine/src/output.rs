@@ -2,12 +2,16 @@
 //!
 //! Time-based output is scheduled from the first step that reaches the limiter
 //! and then fires every T, with or without events (Esper's behaviour).
+mod snapshot;
+
 use cepheus_parser::OutputMode;
 
 use crate::plan::{OutputRate, OutputSpec, Shape};
 use crate::result_set::{ResultSet, Row, StepRows};
 use crate::time::EventTime;
 use crate::window::{EventRef, GroupKey, KeyMap};
+
+pub(crate) use snapshot::LimiterState;
 
 /// Rows released by the limiter in one delivery.
 #[derive(Debug, Default)]

@@ -17,6 +17,9 @@ pub struct StatementPlan {
     pub name: String,
     /// The statement's text as written (for hashing and `explain`).
     pub text: String,
+    /// The statement's identity across reloads and restarts (see
+    /// [`crate::fingerprint`]): same name and fingerprint, same state layout.
+    pub fingerprint: crate::fingerprint::Fingerprint,
     pub input: InputPlan,
     pub where_clause: Option<BoundExpr>,
     pub columns: Vec<Column>,

@@ -1,5 +1,7 @@
 //! Turns what a window inserted and removed into output rows, following
 //! Esper's five output shapes (see [`Shape`]).
+mod snapshot;
+
 use std::sync::Arc;
 
 use crate::aggregate::AggRow;
@@ -7,6 +9,8 @@ use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::value::Value;
 use crate::window::{EventRef, GroupKey, KeyMap};
+
+pub(crate) use snapshot::{ResultSetState, RowRecord};
 
 /// One output row: its column values, sort keys for `order by`, and the
 /// group it belongs to (grouped shapes).

@@ -1,5 +1,7 @@
 //! One running statement: filter -> window -> where -> result set -> output
 //! limiter -> order by / limit -> selected stream.
+mod snapshot;
+
 use std::sync::Arc;
 
 use cepheus_parser::StreamSelector;
@@ -13,6 +15,8 @@ use crate::schema::{EventType, FieldInfo, TypeId};
 use crate::time::EventTime;
 use crate::value::{Type, Value};
 use crate::window::{Delta, EventRef, Window};
+
+pub(crate) use snapshot::StatementState;
 
 /// What a statement hands to its listeners in one delivery, after the stream
 /// selector: `insert` are the listener's new rows, `remove` its old rows.

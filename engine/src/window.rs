@@ -1,5 +1,7 @@
 //! Data windows. Each turns arriving events and the passage of time into an
 //! insert stream (events entering) and a remove stream (events leaving).
+mod snapshot;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -9,6 +11,8 @@ use crate::event::Event;
 use crate::expr::{BoundExpr, Scope};
 use crate::time::EventTime;
 use crate::value::Value;
+
+pub(crate) use snapshot::WindowState;
 
 pub type EventRef = Arc<Event>;
 pub type KeyMap<V> = IndexMap<GroupKey, V, foldhash::fast::RandomState>;

@@ -18,15 +18,15 @@ use crate::value::Value;
 type Bucket = BTreeMap<u64, NodeRef>;
 
 #[derive(Debug)]
-struct Slot {
+pub(super) struct Slot {
     key_field: Option<usize>,
-    all: Bucket,
-    keyed: HashMap<Value, Bucket, RandomState>,
+    pub all: Bucket,
+    pub keyed: HashMap<Value, Bucket, RandomState>,
 }
 
 #[derive(Debug)]
 pub(super) struct FilterIndex {
-    slots: Vec<Slot>,
+    pub slots: Vec<Slot>,
     by_type: HashMap<TypeId, Vec<usize>>,
 }
 

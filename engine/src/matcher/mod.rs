@@ -20,6 +20,7 @@
 mod compile;
 mod index;
 mod ops;
+mod snapshot;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -32,9 +33,11 @@ use index::FilterIndex;
 use state::{Arena, NodeRef, Parent, Tags, TimerKey};
 
 use crate::pattern::PatternPlan;
+
 use crate::time::EventTime;
 use crate::value::Value;
 use crate::window::EventRef;
+pub(crate) use snapshot::MatcherState;
 
 #[derive(Debug)]
 pub struct PatternMatcher {

@@ -19,7 +19,7 @@ pub(super) type TimerKey = (EventTime, u64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct NodeRef {
-    idx: u32,
+    pub idx: u32,
     /// Creation number: unique, increasing; orders instances.
     pub seq: u64,
 }
@@ -49,8 +49,8 @@ pub(super) struct Node {
 #[derive(Debug, Clone, Default)]
 pub(super) struct SeenKeys {
     /// Keys with their expiry time (only with an expiry).
-    order: VecDeque<(Box<[Value]>, EventTime)>,
-    set: HashSet<Box<[Value]>>,
+    pub order: VecDeque<(Box<[Value]>, EventTime)>,
+    pub set: HashSet<Box<[Value]>>,
 }
 
 impl SeenKeys {
@@ -132,10 +132,10 @@ pub(super) enum St {
 
 #[derive(Debug, Default)]
 pub(super) struct Arena {
-    slots: Vec<Option<(u64, Node)>>,
-    free: Vec<u32>,
-    next_seq: u64,
-    live: usize,
+    pub slots: Vec<Option<(u64, Node)>>,
+    pub free: Vec<u32>,
+    pub next_seq: u64,
+    pub live: usize,
 }
 
 impl Arena {

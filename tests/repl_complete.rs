@@ -4,7 +4,7 @@ mod repl_support;
 
 use std::io::Write;
 
-use repl_support::{enter, expect, expect_exit, paste, press, spawn_repl};
+use repl_support::spawn_repl;
 
 #[test]
 fn tab_completes_a_field_learnt_from_the_input_and_the_query_runs() {
@@ -20,18 +20,18 @@ fn tab_completes_a_field_learnt_from_the_input_and_the_query_runs() {
         &["--input", input.to_str().expect("utf-8 path"), "--follow"],
         &history,
     );
-    expect(&mut repl, "event types: Reading");
-    expect(&mut repl, "cepheus> ");
+    repl.expect("event types: Reading");
+    repl.expect("cepheus> ");
 
     // `cel` + Tab becomes `celsius`: the only field, type or keyword starting so.
-    paste(&mut repl, "select sensor, cel");
-    press(&mut repl, "\t");
-    expect(&mut repl, "select sensor, celsius");
-    paste(&mut repl, " from Reading");
+    repl.paste("select sensor, cel");
+    repl.press("\t");
+    repl.expect("select sensor, celsius");
+    repl.paste(" from Reading");
     // No `;` yet: Enter starts a second line of the same statement.
-    press(&mut repl, "\r");
-    expect(&mut repl, "from Reading\r\n");
-    enter(&mut repl, "where celsius > 25;", "query q1 started");
+    repl.press("\r");
+    repl.expect("from Reading\r\n");
+    repl.enter("where celsius > 25;", "query q1 started");
 
     let mut file = std::fs::OpenOptions::new()
         .append(true)
@@ -48,20 +48,18 @@ fn tab_completes_a_field_learnt_from_the_input_and_the_query_runs() {
         )
     })
     .expect("append events");
-    expect(&mut repl, "sensor | celsius");
-    expect(&mut repl, "s2     | 30.25");
-    expect(&mut repl, "s3     | 26");
+    repl.expect("sensor | celsius");
+    repl.expect("s2     | 30.25");
+    repl.expect("s3     | 26");
 
     // Ctrl-C stops the query and keeps the session.
-    press(&mut repl, "\x03");
-    expect(&mut repl, "stopped q1 after 2 rows");
+    repl.press("\x03");
+    repl.expect("stopped q1 after 2 rows");
 
     // A mistake shows a caret under it; the session goes on.
-    enter(&mut repl, "select sensr from Reading;", "^^^^^");
-    enter(&mut repl, ".rules", "nothing is running");
-    paste(&mut repl, ".quit");
-    press(&mut repl, "\r");
-    expect_exit(&mut repl);
+    repl.enter("select sensr from Reading;", "^^^^^");
+    repl.enter(".rules", "nothing is running");
+    repl.quit();
 
     let saved = std::fs::read_to_string(&history).expect("history saved");
     assert!(saved.contains("celsius from Reading"), "{saved}");

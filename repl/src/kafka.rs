@@ -21,6 +21,8 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages read back from the end of each partition to learn field names.
 const SAMPLES_PER_PARTITION: i64 = 20;
 const SAMPLE_DEADLINE: Duration = Duration::from_secs(5);
+/// At most this many sampled records go to the engine thread.
+const SAMPLE_LIMIT: usize = 200;
 const POLL: Duration = Duration::from_millis(100);
 
 /// `--topic NAME[:EventType]`: the event type defaults to the topic name.
@@ -101,6 +103,131 @@ fn consumer(
         })
 }
 
+/// One partition: its low watermark and where its records end.
+struct Partition {
+    topic: String,
+    partition: i32,
+    low: i64,
+    /// The high watermark, moved past the last record the sampler saw: some brokers
+    /// (Tansu 0.6) report the last batch's base offset + 1 as the high watermark.
+    end: i64,
+}
+
+fn partitions_of(
+    consumer: &BaseConsumer,
+    brokers: &str,
+    topic: &str,
+) -> Result<Vec<Partition>, KafkaSourceError> {
+    let metadata_error = |source| KafkaSourceError::Metadata {
+        topic: topic.to_string(),
+        brokers: brokers.to_string(),
+        source: Box::new(source),
+    };
+    let metadata = consumer
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .map_err(metadata_error)?;
+    let ids: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if ids.is_empty() {
+        return Err(KafkaSourceError::NoTopic {
+            topic: topic.to_string(),
+            brokers: brokers.to_string(),
+        });
+    }
+    let mut parts = Vec::new();
+    for partition in ids {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+            .map_err(metadata_error)?;
+        parts.push(Partition {
+            topic: topic.to_string(),
+            partition,
+            low,
+            end: high,
+        });
+    }
+    Ok(parts)
+}
+
+/// Reads the last records of each partition (to learn field names) and moves each
+/// partition's `end` past the last record seen. Stops once every partition reached its
+/// high watermark and the broker is quiet for a poll, or at the deadline.
+fn sample_tails(
+    brokers: &str,
+    group_id: &str,
+    topics: &[TopicSpec],
+    parts: &mut [Partition],
+    tx: &SyncSender<ToEngine>,
+) -> Result<(), KafkaSourceError> {
+    let mut tail = TopicPartitionList::new();
+    for part in parts.iter().filter(|p| p.end > p.low) {
+        let from = (part.end - SAMPLES_PER_PARTITION).max(part.low);
+        tail.add_partition_offset(&part.topic, part.partition, Offset::Offset(from))
+            .map_err(|source| KafkaSourceError::Assign {
+                topic: part.topic.clone(),
+                source: Box::new(source),
+            })?;
+    }
+    if tail.count() == 0 {
+        return Ok(());
+    }
+    let sampler = consumer(brokers, group_id, false)?;
+    sampler
+        .assign(&tail)
+        .map_err(|source| KafkaSourceError::Assign {
+            topic: String::new(),
+            source: Box::new(source),
+        })?;
+    let mut behind: Vec<(String, i32, i64)> = parts
+        .iter()
+        .filter(|p| p.end > p.low)
+        .map(|p| (p.topic.clone(), p.partition, p.end))
+        .collect();
+    let deadline = Instant::now() + SAMPLE_DEADLINE;
+    let mut sent = 0;
+    while Instant::now() < deadline {
+        let m = match sampler.poll(POLL) {
+            Some(Ok(m)) => m,
+            Some(Err(_)) => continue,
+            None if behind.is_empty() => break,
+            None => continue,
+        };
+        let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+        behind.retain(|(t, p, end)| !(t == topic && *p == partition && offset + 1 >= *end));
+        if let Some(part) = parts
+            .iter_mut()
+            .find(|p| p.topic == topic && p.partition == partition)
+        {
+            part.end = part.end.max(offset + 1);
+        }
+        let fields = m
+            .payload()
+            .and_then(|p| json_object(&String::from_utf8_lossy(p)));
+        if let Some(fields) = fields
+            && sent < SAMPLE_LIMIT
+        {
+            sent += 1;
+            let type_name = topics
+                .iter()
+                .find(|s| s.topic == topic)
+                .map_or_else(|| type_name_for(topic), |s| s.event_type.clone());
+            let event = RawEvent {
+                type_name,
+                fields,
+                time: None,
+            };
+            if tx.send(ToEngine::Sample(event)).is_err() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts reading `topics`; returns a description (with the group id) and the reader thread.
 /// The tail of each partition is sampled first (to learn field names) before it returns.
 pub fn start_kafka(
@@ -112,93 +239,20 @@ pub fn start_kafka(
 ) -> Result<(String, JoinHandle<()>), KafkaSourceError> {
     let group_id = ephemeral_group_id();
     let main = consumer(brokers, &group_id, from_beginning)?;
-    let mut start = TopicPartitionList::new();
-    let mut sample = TopicPartitionList::new();
-    let mut sample_end: Vec<(String, i32, i64)> = Vec::new();
+    let mut parts = Vec::new();
     for spec in topics {
-        let metadata = main
-            .fetch_metadata(Some(&spec.topic), METADATA_TIMEOUT)
-            .map_err(|source| KafkaSourceError::Metadata {
-                topic: spec.topic.clone(),
-                brokers: brokers.to_string(),
-                source: Box::new(source),
-            })?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == spec.topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
-            return Err(KafkaSourceError::NoTopic {
-                topic: spec.topic.clone(),
-                brokers: brokers.to_string(),
-            });
-        }
-        for p in partitions {
-            let (low, high) = main
-                .fetch_watermarks(&spec.topic, p, METADATA_TIMEOUT)
-                .map_err(|source| KafkaSourceError::Metadata {
-                    topic: spec.topic.clone(),
-                    brokers: brokers.to_string(),
-                    source: Box::new(source),
-                })?;
-            let offset = if from_beginning {
-                Offset::Offset(low)
-            } else {
-                Offset::Offset(high)
-            };
-            let assign_err = |source| KafkaSourceError::Assign {
-                topic: spec.topic.clone(),
-                source: Box::new(source),
-            };
-            start
-                .add_partition_offset(&spec.topic, p, offset)
-                .map_err(assign_err)?;
-            if high > low {
-                let from = (high - SAMPLES_PER_PARTITION).max(low);
-                sample
-                    .add_partition_offset(&spec.topic, p, Offset::Offset(from))
-                    .map_err(assign_err)?;
-                sample_end.push((spec.topic.clone(), p, high));
-            }
-        }
+        parts.extend(partitions_of(&main, brokers, &spec.topic)?);
     }
-    let type_of = |topic: &str| {
-        topics
-            .iter()
-            .find(|s| s.topic == topic)
-            .map(|s| s.event_type.clone())
-            .unwrap_or_else(|| type_name_for(topic))
-    };
-    if !sample_end.is_empty() {
-        let sampler = consumer(brokers, &group_id, from_beginning)?;
-        sampler
-            .assign(&sample)
+    sample_tails(brokers, &group_id, topics, &mut parts, &tx)?;
+    let mut start = TopicPartitionList::new();
+    for part in &parts {
+        let offset = if from_beginning { part.low } else { part.end };
+        start
+            .add_partition_offset(&part.topic, part.partition, Offset::Offset(offset))
             .map_err(|source| KafkaSourceError::Assign {
-                topic: String::new(),
+                topic: part.topic.clone(),
                 source: Box::new(source),
             })?;
-        let deadline = Instant::now() + SAMPLE_DEADLINE;
-        while !sample_end.is_empty() && Instant::now() < deadline {
-            let Some(Ok(m)) = sampler.poll(POLL) else {
-                continue;
-            };
-            let fields = m
-                .payload()
-                .and_then(|p| json_object(&String::from_utf8_lossy(p)));
-            if let Some(fields) = fields {
-                let event = RawEvent {
-                    type_name: type_of(m.topic()),
-                    fields,
-                    time: None,
-                };
-                let _ = tx.send(ToEngine::Sample(event));
-            }
-            sample_end.retain(|(t, p, high)| {
-                !(t == m.topic() && *p == m.partition() && m.offset() + 1 >= *high)
-            });
-        }
     }
     main.assign(&start)
         .map_err(|source| KafkaSourceError::Assign {
@@ -228,6 +282,10 @@ pub fn start_kafka(
                 .payload()
                 .and_then(|p| json_object(&String::from_utf8_lossy(p)))
             else {
+                let why = format!("a record of {} is not a JSON object", m.topic());
+                if tx.send(ToEngine::Unreadable(why)).is_err() {
+                    return;
+                }
                 continue;
             };
             let type_name = topics

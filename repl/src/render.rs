@@ -1,6 +1,7 @@
 //! What the shell prints: rows as an aligned table or JSON lines, and errors
 //! with a caret under the offending part of the text just typed.
-use cepheus_engine::Value;
+use cepheus_engine::plan::StatementPlan;
+use cepheus_engine::{Delivery, Output, Value};
 use cepheus_parser::{Span, line_col};
 
 /// How live query rows are printed (`.format table|json`).
@@ -22,6 +23,40 @@ pub fn cell(v: &Value) -> String {
         }
         other => other.to_json().to_string(),
     }
+}
+
+/// One JSON object per row: `{"query", "stream": "insert"|"remove", "time", "row"}`.
+pub fn json_lines(plan: &StatementPlan, d: &Delivery) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (stream, rows) in [("insert", &d.output.insert), ("remove", &d.output.remove)] {
+        for values in rows {
+            let row: serde_json::Map<String, serde_json::Value> = plan
+                .columns
+                .iter()
+                .zip(values)
+                .map(|(c, v)| (c.name.clone(), v.to_json()))
+                .collect();
+            let line = serde_json::json!({"query": plan.name, "stream": stream, "time": d.time.0, "row": row});
+            lines.push(line.to_string());
+        }
+    }
+    lines
+}
+
+/// The cells of a delivery's rows, led by `+`/`-` when the statement shows both streams.
+pub fn table_cells(output: &Output, with_stream_column: bool) -> Vec<Vec<String>> {
+    let mut cells = Vec::new();
+    for (stream, rows) in [("+", &output.insert), ("-", &output.remove)] {
+        for values in rows {
+            let mut row: Vec<String> = Vec::new();
+            if with_stream_column {
+                row.push(stream.into());
+            }
+            row.extend(values.iter().map(cell));
+            cells.push(row);
+        }
+    }
+    cells
 }
 
 /// An aligned table printed piece by piece as rows arrive: the header is printed

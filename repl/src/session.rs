@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::infer::infer_fields;
-use crate::render::{RowFormat, StreamingTable, caret_error, cell};
+use crate::render::{RowFormat, StreamingTable, caret_error, json_lines, table_cells};
 
 /// Capacity of the channel into the engine thread (events and requests).
 pub const CHANNEL_CAPACITY: usize = 1024;
@@ -38,6 +38,8 @@ pub enum ToEngine {
     Event(RawEvent),
     /// An event seen before the session started: only used to learn its type's fields.
     Sample(RawEvent),
+    /// A record a source could not read as a JSON object (counted as dropped).
+    Unreadable(String),
     /// A request from the shell; the answer (text to print) goes back on the sender.
     Request(Request, SyncSender<String>),
     Shutdown,
@@ -145,6 +147,7 @@ impl Session {
             match rx.recv_timeout(TICK) {
                 Ok(ToEngine::Event(e)) => self.on_event(e),
                 Ok(ToEngine::Sample(e)) => self.on_sample(e),
+                Ok(ToEngine::Unreadable(why)) => self.drop_event(why),
                 Ok(ToEngine::Request(r, reply)) => {
                     let text = self.handle(r);
                     let _ = reply.send(text);
@@ -324,45 +327,21 @@ impl Session {
             if r.silent || (d.output.insert.is_empty() && d.output.remove.is_empty()) {
                 continue;
             }
-            let mut lines = Vec::new();
-            match self.format {
-                RowFormat::Json => {
-                    for (stream, rows) in
-                        [("insert", &d.output.insert), ("remove", &d.output.remove)]
-                    {
-                        for values in rows {
-                            let row: Map<String, Json> = plan
-                                .columns
-                                .iter()
-                                .zip(values)
-                                .map(|(c, v)| (c.name.clone(), v.to_json()))
-                                .collect();
-                            let line = serde_json::json!({"query": plan.name, "stream": stream, "time": d.time.0, "row": row});
-                            lines.push(line.to_string());
-                        }
-                    }
-                }
+            let lines = match self.format {
+                RowFormat::Json => json_lines(plan, &d),
                 RowFormat::Table => {
+                    let mut lines = Vec::new();
                     if self.last_printed.as_deref() != Some(&r.name) {
                         if self.last_printed.is_some() {
                             lines.push(format!("[{}]", r.name));
                         }
                         r.table.reset_header();
                     }
-                    let mut cells = Vec::new();
-                    for (stream, rows) in [("+", &d.output.insert), ("-", &d.output.remove)] {
-                        for values in rows {
-                            let mut row: Vec<String> = Vec::new();
-                            if r.with_stream_column {
-                                row.push(stream.into());
-                            }
-                            row.extend(values.iter().map(cell));
-                            cells.push(row);
-                        }
-                    }
+                    let cells = table_cells(&d.output, r.with_stream_column);
                     lines.extend(r.table.lines(&cells));
+                    lines
                 }
-            }
+            };
             self.last_printed = Some(r.name.clone());
             (self.print)(lines.join("\n") + "\n");
         }

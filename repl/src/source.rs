@@ -158,10 +158,14 @@ pub fn start_file(
                 // A followed file may end in the middle of a line being written.
                 Ok(_) if follow && !line.ends_with('\n') => {}
                 Ok(_) => {
-                    if let Some(fields) = json_object(&line)
-                        && tx.send(ToEngine::Event(typed(fields))).is_err()
-                    {
-                        return;
+                    if !line.trim().is_empty() {
+                        let message = match json_object(&line) {
+                            Some(fields) => ToEngine::Event(typed(fields)),
+                            None => ToEngine::Unreadable("a line is not a JSON object".into()),
+                        };
+                        if tx.send(message).is_err() {
+                            return;
+                        }
                     }
                     line.clear();
                 }

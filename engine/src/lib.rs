@@ -30,6 +30,6 @@ pub use event::{DecodeError, Event, decode_fields, timestamp_of};
 pub use fingerprint::Fingerprint;
 pub use reload::ReloadReport;
 pub use schema::{EventType, TypeId, TypeRegistry};
-pub use statement::Output;
+pub use statement::{Output, StateSize};
 pub use time::EventTime;
 pub use value::{Type, Value};

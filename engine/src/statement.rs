@@ -26,6 +26,17 @@ pub struct Output {
     pub remove: Vec<Vec<Value>>,
 }
 
+/// The state one statement holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateSize {
+    /// Events held by the data window (a batch being collected included).
+    pub window_events: usize,
+    /// Live group keys of the aggregation.
+    pub groups: usize,
+    /// Live pattern instances (see [`PatternMatcher::live_instances`]).
+    pub pattern_instances: usize,
+}
+
 #[derive(Debug)]
 pub struct Statement {
     pub plan: Arc<StatementPlan>,
@@ -255,9 +266,18 @@ impl Statement {
         }
     }
 
-    /// Events held in the window (state size).
+    /// Events in the window, as `output snapshot` sees them.
     pub fn window_len(&self) -> usize {
         self.window.as_ref().map_or(0, Window::len)
+    }
+
+    /// How much state the statement holds (for metrics and `/rules`).
+    pub fn state_size(&self) -> StateSize {
+        StateSize {
+            window_events: self.window.as_ref().map_or(0, Window::held),
+            groups: self.result.group_count(),
+            pattern_instances: self.pattern_instances(),
+        }
     }
     pub fn group_count(&self) -> usize {
         self.result.group_count()

@@ -258,11 +258,32 @@ impl Window {
         }
     }
 
-    /// Number of events the window holds.
+    /// Number of events the window holds (what [`Window::contents`] lists).
     pub fn len(&self) -> usize {
-        let mut v = Vec::new();
-        self.contents(&mut v);
-        v.len()
+        match self {
+            Window::Length { events, .. } => events.len(),
+            Window::LengthBatch { previous, .. } => previous.len(),
+            Window::Time(w) => w.events.len(),
+            Window::TimeBatch(w) => w.previous.len(),
+            Window::ExtTimed { events, .. } => events.len(),
+            Window::KeepAll(events) => events.len(),
+            Window::Unique { events, .. } => events.len(),
+            Window::FirstEvent(e) | Window::LastEvent(e) => usize::from(e.is_some()),
+            Window::GroupWin(g) => g.groups.values().map(Window::len).sum(),
+        }
+    }
+
+    /// Events the window holds, including a batch still being collected
+    /// (state size, for metrics).
+    pub fn held(&self) -> usize {
+        match self {
+            Window::LengthBatch {
+                current, previous, ..
+            } => current.len() + previous.len(),
+            Window::TimeBatch(w) => w.current.len() + w.previous.len(),
+            Window::GroupWin(g) => g.groups.values().map(Window::held).sum(),
+            other => other.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -207,3 +207,26 @@ fn reloading_the_same_rules_changes_nothing() {
     }
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn state_size_counts_window_events_groups_and_pattern_instances() {
+    let src = "create schema E(k string, v long);
+        @name('batch') select k, count(*) as n from E#length_batch(10) group by k;
+        @name('pat') select a.k as k from pattern [every a=E -> b=E(k = a.k)];";
+    let mut engine = Engine::new(bind(src), EventTime(0)).expect("engine");
+    drive(
+        &mut engine,
+        &[(1, "a", 1), (2, "b", 2), (3, "a", 3)],
+        &mut Vec::new(),
+    );
+    let batch = engine.statements()[0].state_size();
+    assert_eq!(batch.window_events, 3, "the batch being collected counts");
+    assert_eq!(
+        batch.groups, 0,
+        "nothing aggregated before the batch closes"
+    );
+    assert_eq!(engine.statements()[0].window_len(), 0);
+    let pat = engine.statements()[1].state_size();
+    assert_eq!(pat.window_events, 0);
+    assert!(pat.pattern_instances >= 2, "{pat:?}");
+}

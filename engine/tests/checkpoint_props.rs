@@ -95,19 +95,7 @@ fn drive(engine: &mut Engine, input: &[(i64, i64, i64)], t: &mut i64, out: &mut 
         let ty = engine.registry().get("E").cloned().expect("E");
         engine.send(&ty, vec![Value::Int(*k), Value::Int(*v)].into(), &mut d);
     }
-    for d in d {
-        let rows = |rows: &[Vec<Value>]| -> Vec<Json> {
-            rows.iter()
-                .map(|r| Json::Array(r.iter().map(Value::to_json).collect()))
-                .collect()
-        };
-        out.push((
-            engine.plan(d.statement).name.clone(),
-            d.time.0,
-            rows(&d.output.insert),
-            rows(&d.output.remove),
-        ));
-    }
+    support::observe(engine, d, out);
 }
 
 fn input() -> impl Strategy<Value = Input> {

@@ -106,20 +106,29 @@ impl Case {
                 let fields = decode_fields(&ty, step).expect("the event decodes");
                 engine.send(&ty, fields, &mut deliveries);
             }
-            for d in deliveries.drain(..) {
-                let rows = |rows: &[Vec<cepheus_engine::Value>]| -> Vec<Json> {
-                    rows.iter()
-                        .map(|r| Json::Array(r.iter().map(|v| v.to_json()).collect()))
-                        .collect()
-                };
-                out.push((
-                    engine.plan(d.statement).name.clone(),
-                    d.time.0,
-                    rows(&d.output.insert),
-                    rows(&d.output.remove),
-                ));
-            }
+            observe(engine, deliveries.drain(..), out);
         }
+    }
+}
+
+/// Records deliveries of `engine` as [`Observed`] rows.
+pub fn observe(
+    engine: &Engine,
+    deliveries: impl IntoIterator<Item = cepheus_engine::Delivery>,
+    out: &mut Vec<Observed>,
+) {
+    let rows = |rows: &[Vec<cepheus_engine::Value>]| -> Vec<Json> {
+        rows.iter()
+            .map(|r| Json::Array(r.iter().map(|v| v.to_json()).collect()))
+            .collect()
+    };
+    for d in deliveries {
+        out.push((
+            engine.plan(d.statement).name.clone(),
+            d.time.0,
+            rows(&d.output.insert),
+            rows(&d.output.remove),
+        ));
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `cepheus` command line.
 mod bench;
+mod daemon;
 mod demo;
 mod diagnostic;
 mod rules;
@@ -43,6 +44,8 @@ enum Command {
     },
     /// Run rules over JSON-lines events and print output rows as JSON lines.
     Run(run::RunArgs),
+    /// Run rules over Kafka for good: hot reload, checkpoints, admin API (docs/daemon.md).
+    Daemon(daemon::DaemonArgs),
     /// Throughput of the reference queries next to hand-written loops, in one run.
     Bench(bench::BenchArgs),
     /// The shipped rules over generated events, alerts printed (no Kafka needed).
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Test { paths } => test(&paths),
         Command::Explain { paths } => explain(&paths),
         Command::Run(args) => run::run(args),
+        Command::Daemon(args) => daemon::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Repl(args) => cepheus_repl::run(args),
         Command::Bench(args) => bench::run(args),

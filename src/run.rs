@@ -20,67 +20,67 @@ use cepheus_engine::TypeRegistry;
 pub struct RunArgs {
     /// Rule files or directories.
     #[arg(required = true)]
-    rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
     /// JSON-lines events; `-` reads stdin.
     #[arg(long, short, conflicts_with_all = ["generate", "kafka"])]
-    input: Option<PathBuf>,
+    pub(crate) input: Option<PathBuf>,
     /// Keep reading the input file as it grows (like `tail -F`; survives truncation and rotation).
     #[arg(long, requires = "input")]
-    follow: bool,
+    pub(crate) follow: bool,
     /// Generated reference events instead of a file: `KIND:N` (temperature, transfer, trade).
     #[arg(long, value_name = "KIND:N", conflicts_with = "kafka")]
-    generate: Option<String>,
+    pub(crate) generate: Option<String>,
     /// Kafka bootstrap servers (`host:port,...`); consume the `--topic`s.
     #[arg(long, value_name = "BROKERS")]
-    kafka: Option<String>,
+    pub(crate) kafka: Option<String>,
     /// A topic to consume, `NAME[:EventType]`; without a type, the schema named like the topic.
     #[arg(long, value_name = "NAME[:TYPE]", requires = "kafka")]
-    topic: Vec<String>,
+    pub(crate) topic: Vec<String>,
     /// Consumer group.
     #[arg(long, default_value = "cepheus")]
-    group: String,
+    pub(crate) group: String,
     /// Start at the earliest offset when the group has no committed offset (else the latest).
     #[arg(long)]
-    from_beginning: bool,
+    pub(crate) from_beginning: bool,
     /// A librdkafka setting for every Kafka client, `KEY=VALUE` (e.g. security.protocol=ssl).
     #[arg(long, value_name = "KEY=VALUE")]
-    kafka_option: Vec<String>,
+    pub(crate) kafka_option: Vec<String>,
     /// The event type of every line (otherwise each line's `type` key names it).
     #[arg(long = "type")]
-    event_type: Option<String>,
+    pub(crate) event_type: Option<String>,
     /// At end of input, fire every pending timer (windows expire, batches flush).
     #[arg(long)]
-    flush: bool,
+    pub(crate) flush: bool,
     /// Where alerts go: stdout, file:PATH, webhook:URL or kafka:TOPIC (repeatable).
     #[arg(long, default_value = "stdout")]
-    sink: Vec<SinkTarget>,
+    pub(crate) sink: Vec<SinkTarget>,
     /// The stdout sink's format.
     #[arg(long, value_enum, default_value_t = StdoutFormat::Json)]
-    format: StdoutFormat,
+    pub(crate) format: StdoutFormat,
     /// Rotate file sinks once they reach this many bytes.
     #[arg(long, value_name = "BYTES")]
-    rotate_bytes: Option<u64>,
+    pub(crate) rotate_bytes: Option<u64>,
     /// Total time of one webhook request.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
-    webhook_timeout: Duration,
+    pub(crate) webhook_timeout: Duration,
     /// Attempts per alert for webhooks (retries on 5xx, 429, timeouts).
     #[arg(long, default_value_t = 6)]
-    webhook_attempts: u32,
+    pub(crate) webhook_attempts: u32,
     /// Where bad input and undeliverable alerts go: stderr, file:PATH or kafka:TOPIC.
     #[arg(long, default_value = "stderr")]
-    dead_letter: DeadLetterTarget,
+    pub(crate) dead_letter: DeadLetterTarget,
     /// How far behind the newest event an event may arrive and still be processed.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
-    allowed_lateness: Duration,
+    pub(crate) allowed_lateness: Duration,
     /// A partition with no record for this long stops holding the watermark back.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// End the run once no event has arrived for this long.
     #[arg(long, value_parser = parse_duration)]
-    stop_after_idle: Option<Duration>,
+    pub(crate) stop_after_idle: Option<Duration>,
     /// Records larger than this are dead letters (too_large).
     #[arg(long, default_value_t = 1 << 20)]
-    max_record_bytes: usize,
+    pub(crate) max_record_bytes: usize,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -224,7 +224,7 @@ fn open_source(
 }
 
 /// `NAME[:EventType]`; without a type, the schema whose name is the topic's.
-fn bind_topic(spec: &str, registry: &TypeRegistry) -> Result<TopicBinding, String> {
+pub(crate) fn bind_topic(spec: &str, registry: &TypeRegistry) -> Result<TopicBinding, String> {
     let (topic, ty) = match spec.split_once(':') {
         Some((t, ty)) => (t, ty),
         None => (spec, spec),

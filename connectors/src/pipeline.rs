@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use cepheus_engine::{BoundScript, Delivery, Engine, EventTime, EventType, TypeRegistry, Value};
+use cepheus_engine::{
+    BoundScript, Delivery, Engine, EventTime, EventType, ReloadReport, TypeRegistry, Value,
+};
 
 use crate::alert::{Alert, AlertBuilder};
 use crate::dead_letter::{DeadLetter, DeadLetters, Reason};
@@ -19,7 +21,7 @@ use crate::jsonl::{DeadLetterReason, JsonLinesDecoder};
 use crate::offsets::OffsetTracker;
 use crate::sink::{AlertSink, SinkClosed};
 use crate::source::kafka::OffsetsToCommit;
-use crate::source::{Position, Record, RunningSource, SourceMessage, StreamKey};
+use crate::source::{Position, Record, RunningSource, SourceMessage, StreamKey, TopicPartition};
 use crate::watermark::{ReorderBuffer, Watermarks};
 
 /// How often the pipeline wakes when the source is quiet (idle partitions, idle stop).
@@ -108,6 +110,8 @@ pub struct Pipeline {
     /// Kafka records processed (or dead-lettered) whose effects are in `outbox`.
     completed: Vec<Position>,
     latest_time: EventTime,
+    /// `--type`: the type of records that name none (kept to rebuild decoders on reload).
+    event_type: Option<String>,
 }
 
 impl Pipeline {
@@ -123,15 +127,8 @@ impl Pipeline {
         publish: Option<Arc<OffsetsToCommit>>,
         opts: PipelineOptions,
     ) -> Result<Self, SetupError> {
-        let registry: TypeRegistry = bound.registry.clone();
-        let decoder =
-            JsonLinesDecoder::new(registry.clone(), event_type).map_err(SetupError::Decoder)?;
-        let mut typed = HashMap::new();
-        for ty in registry.iter() {
-            let d = JsonLinesDecoder::new(registry.clone(), Some(&ty.name))
-                .map_err(SetupError::Decoder)?;
-            typed.insert(Arc::<str>::from(ty.name.as_str()), d);
-        }
+        let (decoder, typed) =
+            decoders(&bound.registry, event_type).map_err(SetupError::Decoder)?;
         Ok(Pipeline {
             bound: Some(bound),
             engine: None,
@@ -150,6 +147,7 @@ impl Pipeline {
             outbox: Vec::new(),
             completed: Vec::new(),
             latest_time: EventTime(0),
+            event_type: event_type.map(str::to_string),
         })
     }
 
@@ -173,6 +171,43 @@ impl Pipeline {
     }
     pub fn forget_rule(&mut self, statement: usize) {
         self.alerts.forget(statement);
+    }
+    /// For the daemon: start from a restored engine instead of a new one at the first event.
+    pub fn restore_engine(&mut self, engine: Engine) {
+        self.bound = None;
+        self.engine = Some(engine);
+    }
+    /// For the daemon: replaces the rule set between two steps ([`Engine::reload`]: rules
+    /// with the same name and text keep their state). Before the first event there is no
+    /// engine yet and the new set simply replaces the old (`None`). On error nothing changes.
+    /// Events already decoded and waiting for the watermark keep their event type.
+    pub fn reload(&mut self, bound: BoundScript) -> Result<Option<ReloadReport>, String> {
+        let (decoder, typed) = decoders(&bound.registry, self.event_type.as_deref())?;
+        let report = match &mut self.engine {
+            Some(engine) => {
+                let before = engine.statement_ids().to_vec();
+                let report = engine.reload(bound).map_err(|e| e.to_string())?;
+                for id in before {
+                    if engine.statement(id).is_none() {
+                        self.alerts.forget(id);
+                    }
+                }
+                Some(report)
+            }
+            None => {
+                self.bound = Some(bound);
+                None
+            }
+        };
+        self.decoder = decoder;
+        self.typed = typed;
+        Ok(report)
+    }
+    /// For the daemon (which drives the steps itself): the source's assigned partitions
+    /// changed ([`SourceMessage::Assigned`]).
+    pub fn assign(&mut self, partitions: Vec<TopicPartition>, now: Instant) {
+        let streams: Vec<StreamKey> = partitions.into_iter().map(StreamKey::Partition).collect();
+        self.watermarks.assign(&streams, now);
     }
 
     /// Runs until the source ends, stays idle for `stop_after_idle`, or a sink closes.
@@ -400,4 +435,17 @@ impl Pipeline {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+type Decoders = (JsonLinesDecoder, HashMap<Arc<str>, JsonLinesDecoder>);
+
+/// The decoder of records that name their type (or of `event_type`), and one per type.
+fn decoders(registry: &TypeRegistry, event_type: Option<&str>) -> Result<Decoders, String> {
+    let decoder = JsonLinesDecoder::new(registry.clone(), event_type)?;
+    let mut typed = HashMap::new();
+    for ty in registry.iter() {
+        let d = JsonLinesDecoder::new(registry.clone(), Some(&ty.name))?;
+        typed.insert(Arc::<str>::from(ty.name.as_str()), d);
+    }
+    Ok((decoder, typed))
 }

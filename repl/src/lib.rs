@@ -163,6 +163,15 @@ pub fn run(args: ReplArgs) -> ExitCode {
     let engine_thread = std::thread::spawn(move || session.run(rx));
     let stop = Arc::new(AtomicBool::new(false));
 
+    // Rules first: their `create schema` declares types before samples could infer them.
+    match epl_files(&args.rules) {
+        Ok(files) => {
+            for f in files {
+                say(&load(&tx, &f));
+            }
+        }
+        Err(e) => eprintln!("error: cannot list --rules: {e}"),
+    }
     let started = start_source(&args, &tx, &stop);
     let source_thread = match started {
         Ok(Some((about, handle))) => {
@@ -182,14 +191,6 @@ pub fn run(args: ReplArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match epl_files(&args.rules) {
-        Ok(files) => {
-            for f in files {
-                say(&load(&tx, &f));
-            }
-        }
-        Err(e) => eprintln!("error: cannot list --rules: {e}"),
-    }
     ask(&tx, Request::Ready);
     let types = Catalog::snapshot(&catalog)
         .types

@@ -315,6 +315,7 @@ impl Session {
     }
 
     fn deliver(&mut self, out: Vec<Delivery>) {
+        let several_print = self.running.iter().filter(|r| !r.silent).count() > 1;
         for d in out {
             let Some(statement) = self.engine.statement(d.statement) else {
                 continue;
@@ -332,7 +333,7 @@ impl Session {
                 RowFormat::Table => {
                     let mut lines = Vec::new();
                     if self.last_printed.as_deref() != Some(&r.name) {
-                        if self.last_printed.is_some() {
+                        if self.last_printed.is_some() || several_print {
                             lines.push(format!("[{}]", r.name));
                         }
                         r.table.reset_header();
@@ -713,6 +714,16 @@ mod tests {
             "nothing is running",
             "explain starts nothing"
         );
+    }
+
+    #[test]
+    fn several_printing_statements_title_their_blocks() {
+        let (mut s, printed) = session();
+        typed(&mut s, "create schema T(k string, v long);");
+        typed(&mut s, "select k from T; select v from T;");
+        s.on_event(event("T", r#"{"k":"x","v":1}"#, 5));
+        let out = printed.lock().map(|p| p.concat()).unwrap_or_default();
+        assert_eq!(out, "[q1]\nk\n-\nx\n[q2]\nv\n-\n1\n");
     }
 
     #[test]

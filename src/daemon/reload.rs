@@ -192,6 +192,7 @@ impl Reloader {
         let mut view = self.status.lock();
         view.rule_set_hash = self.current_hash.clone();
         view.last_reload = Some(status.clone());
+        view.mark_errors();
         status
     }
 

@@ -268,17 +268,6 @@ impl EngineThread {
             m.state = state.clone();
         }
         let mut view = self.status.lock();
-        let errors = view
-            .last_reload
-            .as_ref()
-            .filter(|r| r.outcome == "rejected")
-            .map(|r| {
-                r.errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            });
         view.rule_set_hash = self.rule_set_hash.clone();
         view.rules = self
             .rules
@@ -286,14 +275,11 @@ impl EngineThread {
             .map(|(name, hash)| RuleStatus {
                 name: name.clone(),
                 text_hash: hash.clone(),
-                status: if errors.is_some() {
-                    "running (a newer edit was rejected)".into()
-                } else {
-                    "running".into()
-                },
-                last_error: errors.clone(),
+                status: String::new(),
+                last_error: None,
                 state: state.get(name).copied().unwrap_or_default(),
             })
             .collect();
+        view.mark_errors();
     }
 }

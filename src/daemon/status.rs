@@ -57,6 +57,32 @@ pub struct RulesView {
     pub last_reload: Option<ReloadStatus>,
 }
 
+impl RulesView {
+    /// Marks every rule with the errors of the last reload when it was rejected (the set is
+    /// replaced all or nothing, so a rejected edit anywhere holds every rule at its old text).
+    pub fn mark_errors(&mut self) {
+        let errors = self
+            .last_reload
+            .as_ref()
+            .filter(|r| r.outcome == "rejected")
+            .map(|r| {
+                r.errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+        for rule in &mut self.rules {
+            rule.status = if errors.is_some() {
+                "running (a newer edit was rejected)".into()
+            } else {
+                "running".into()
+            };
+            rule.last_error.clone_from(&errors);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SharedStatus {
     view: Mutex<RulesView>,

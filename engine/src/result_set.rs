@@ -4,6 +4,8 @@ mod snapshot;
 
 use std::sync::Arc;
 
+use indexmap::IndexMap;
+
 use crate::aggregate::AggRow;
 use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan};
@@ -176,10 +178,13 @@ impl ResultSet {
                 }
             }
             Shape::FullyAggregatedGrouped => {
-                // One entry per changed group, in first-seen order, new before old.
-                let mut changed: KeyMap<EventRef> = KeyMap::default();
-                for e in inserted.iter().chain(removed) {
-                    changed.insert(self.group_key(e), e.clone());
+                let keyed = self.keyed(inserted, removed);
+                // One entry per changed group, in first-seen order, the step's
+                // last event of the group as its representative.
+                let mut changed: IndexMap<&GroupKey, &EventRef, foldhash::fast::RandomState> =
+                    IndexMap::default();
+                for (key, e, _) in &keyed {
+                    changed.insert(key, e);
                 }
                 if want.remove {
                     for (key, e) in &changed {
@@ -187,39 +192,47 @@ impl ResultSet {
                         out.remove.extend(self.row(Some(key), Some(e), &aggs));
                     }
                 }
-                self.apply_grouped(inserted, removed, false);
+                self.apply_grouped(&keyed);
                 if want.insert {
                     for (key, e) in &changed {
                         let aggs = self.group_values(key);
                         out.insert.extend(self.row(Some(key), Some(e), &aggs));
                     }
                 }
-                self.drop_empty_groups(changed.keys());
+                self.drop_empty_groups(changed.keys().copied());
             }
             Shape::AggregatedGrouped => {
-                self.apply_grouped(inserted, removed, false);
-                for (events, rows, wanted) in [
-                    (inserted, &mut out.insert, want.insert),
-                    (removed, &mut out.remove, want.remove),
-                ] {
-                    if !wanted {
-                        continue;
-                    }
-                    for e in events {
-                        let key = self.group_key(e);
-                        let aggs = self.group_values(&key);
-                        rows.extend(self.row(Some(&key), Some(e), &aggs));
+                let keyed = self.keyed(inserted, removed);
+                self.apply_grouped(&keyed);
+                for (key, e, enter) in &keyed {
+                    let wanted = if *enter { want.insert } else { want.remove };
+                    if wanted {
+                        let aggs = self.group_values(key);
+                        let rows = if *enter {
+                            &mut out.insert
+                        } else {
+                            &mut out.remove
+                        };
+                        rows.extend(self.row(Some(key), Some(e), &aggs));
                     }
                 }
-                let keys: Vec<GroupKey> = inserted
-                    .iter()
-                    .chain(removed)
-                    .map(|e| self.group_key(e))
-                    .collect();
-                self.drop_empty_groups(keys.iter());
+                self.drop_empty_groups(keyed.iter().map(|(k, _, _)| k));
             }
         }
         out
+    }
+
+    /// Each event of the step with its group key (computed once) and whether
+    /// it entered (`true`) or left, inserted first.
+    fn keyed<'e>(
+        &self,
+        inserted: &'e [EventRef],
+        removed: &'e [EventRef],
+    ) -> Vec<(GroupKey, &'e EventRef, bool)> {
+        let mut keyed = Vec::with_capacity(inserted.len() + removed.len());
+        keyed.extend(inserted.iter().map(|e| (self.group_key(e), e, true)));
+        keyed.extend(removed.iter().map(|e| (self.group_key(e), e, false)));
+        keyed
     }
 
     fn apply_ungrouped(&mut self, inserted: &[EventRef], removed: &[EventRef]) {
@@ -232,21 +245,21 @@ impl ResultSet {
         }
     }
 
-    fn apply_grouped(&mut self, inserted: &[EventRef], removed: &[EventRef], _: bool) {
+    fn apply_grouped(&mut self, keyed: &[(GroupKey, &EventRef, bool)]) {
         let plan = self.plan.clone();
-        for (events, enter) in [(inserted, true), (removed, false)] {
-            for e in events {
-                let key = self.group_key(e);
-                let scope = self.scope(Some(e), &[]);
-                let group = self.groups.entry(key).or_insert_with(|| Group {
+        for (key, e, enter) in keyed {
+            let scope = self.scope(Some(e), &[]);
+            let group = match self.groups.get_mut(key) {
+                Some(g) => g,
+                None => self.groups.entry(key.clone()).or_insert_with(|| Group {
                     aggs: AggRow::new(&plan.aggregates),
-                    representative: e.clone(),
-                });
-                if enter {
-                    group.representative = e.clone();
-                }
-                Self::apply(&mut group.aggs, &plan, &scope, e.seq, enter);
+                    representative: (*e).clone(),
+                }),
+            };
+            if *enter {
+                group.representative = (*e).clone();
             }
+            Self::apply(&mut group.aggs, &plan, &scope, e.seq, *enter);
         }
     }
 

@@ -7,11 +7,44 @@
 //! integral number fits a `double`, a float with no fraction fits a `long`,
 //! anything else of the wrong JSON type is an error naming the field.
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use cepheus_engine::{DecodeError, EventType, Type, TypeRegistry, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use smallvec::SmallVec;
+
+/// Longest string the [`Interner`] shares; longer ones are unlikely to repeat.
+const INTERN_MAX_LEN: usize = 32;
+/// Most strings the [`Interner`] holds before it starts over (bounded memory:
+/// about 4 MiB at worst).
+const INTERN_MAX_ENTRIES: usize = 1 << 16;
+
+/// Short strings decoded by one decoder, shared: equal sensor ids, wallets
+/// or tokens become one allocation (and compare by pointer first), instead
+/// of one allocation per field of every event.
+#[derive(Debug, Default)]
+pub struct Interner {
+    strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Arc<str> {
+        if s.len() > INTERN_MAX_LEN {
+            return Arc::from(s);
+        }
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        if self.strings.len() >= INTERN_MAX_ENTRIES {
+            self.strings.clear();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.insert(shared.clone());
+        shared
+    }
+}
 
 /// What went wrong with one line, before it becomes a dead letter.
 #[derive(Debug)]
@@ -34,14 +67,19 @@ pub struct Decoded {
 }
 
 /// Decodes `bytes` (one JSON object) as an event of `fixed`, or of the type its
-/// `type` key names in `registry`.
+/// `type` key names in `registry`; string fields go through `strings`.
 pub fn decode_object(
     bytes: &[u8],
     registry: &TypeRegistry,
     fixed: Option<&Arc<EventType>>,
+    strings: &mut Interner,
 ) -> Result<Decoded, ObjectError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let seed = ObjectSeed { registry, fixed };
+    let seed = ObjectSeed {
+        registry,
+        fixed,
+        strings,
+    };
     let out = de::Deserializer::deserialize_any(&mut de, seed)
         .map_err(|e| ObjectError::Malformed(e.to_string()))?;
     de.end()
@@ -52,7 +90,11 @@ pub fn decode_object(
 struct ObjectSeed<'r> {
     registry: &'r TypeRegistry,
     fixed: Option<&'r Arc<EventType>>,
+    strings: &'r mut Interner,
 }
+
+/// Field slots of one object; schemas rarely have more fields than this.
+type Slots<'de> = SmallVec<[Option<Scalar<'de>>; 8]>;
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
     type Value = Result<Decoded, ObjectError>;
@@ -70,9 +112,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut ty = self.fixed.cloned();
-        let mut slots: Vec<Option<Scalar<'de>>> = ty
-            .as_ref()
-            .map_or(Vec::new(), |t| (0..t.fields.len()).map(|_| None).collect());
+        let mut slots: Slots<'de> = ty.as_ref().map_or(Slots::new(), |t| {
+            (0..t.fields.len()).map(|_| None).collect()
+        });
         // Keys seen before `type` when the type is not fixed: kept until it is known.
         let mut pending: Vec<(Cow<'de, str>, Scalar<'de>)> = Vec::new();
         let mut ts = None;
@@ -132,7 +174,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         };
         let mut fields = Vec::with_capacity(ty.fields.len());
         for (f, s) in ty.fields.iter().zip(slots) {
-            match s.map_or(Ok(Value::Null), |s| s.into_value(f.ty)) {
+            match s.map_or(Ok(Value::Null), |s| s.into_value(f.ty, self.strings)) {
                 Ok(v) => fields.push(v),
                 Err(got) => {
                     return Ok(Err(ObjectError::Field(DecodeError::WrongType {
@@ -162,12 +204,12 @@ enum Scalar<'de> {
     BigInt(u64),
     Float(f64),
     Str(Cow<'de, str>),
-    Nested(serde_json::Value),
+    Nested(Box<serde_json::Value>),
 }
 
 impl Scalar<'_> {
     /// The value for a slot of type `ty`, or the offending value's text.
-    fn into_value(self, ty: Type) -> Result<Value, String> {
+    fn into_value(self, ty: Type, strings: &mut Interner) -> Result<Value, String> {
         match (ty, self) {
             (_, Scalar::Null) => Ok(Value::Null),
             (Type::Int, Scalar::Int(i)) => Ok(Value::Int(i)),
@@ -177,7 +219,7 @@ impl Scalar<'_> {
             (Type::Float, Scalar::Int(i)) => Ok(Value::Float(i as f64)),
             (Type::Float, Scalar::BigInt(u)) => Ok(Value::Float(u as f64)),
             (Type::Float, Scalar::Float(f)) => Ok(Value::Float(f)),
-            (Type::String, Scalar::Str(s)) => Ok(Value::Str(Arc::from(s.as_ref()))),
+            (Type::String, Scalar::Str(s)) => Ok(Value::Str(strings.intern(&s))),
             (Type::Bool, Scalar::Bool(b)) => Ok(Value::Bool(b)),
             (_, s) => Err(s.describe()),
         }
@@ -255,11 +297,11 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     // skipped unbuilt); they are kept whole for the error message.
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         let d = de::value::SeqAccessDeserializer::new(seq);
-        Ok(Scalar::Nested(de::Deserialize::deserialize(d)?))
+        Ok(Scalar::Nested(Box::new(de::Deserialize::deserialize(d)?)))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let d = de::value::MapAccessDeserializer::new(map);
-        Ok(Scalar::Nested(de::Deserialize::deserialize(d)?))
+        Ok(Scalar::Nested(Box::new(de::Deserialize::deserialize(d)?)))
     }
 }
 
@@ -299,7 +341,8 @@ mod tests {
             let obj: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(line).expect("test line is an object");
             let expected = decode_fields(&t, &obj);
-            let got = match decode_object(line.as_bytes(), &reg, Some(&t)) {
+            let got = match decode_object(line.as_bytes(), &reg, Some(&t), &mut Interner::default())
+            {
                 Ok(d) => Ok(d.fields),
                 Err(ObjectError::Field(e)) => Err(e),
                 Err(other) => panic!("{line}: unexpected {other:?}"),
@@ -316,10 +359,41 @@ mod tests {
             r#"{"x":3,"type":"U"}"#,
             r#"{"y":"ignored","x":3,"type":"U","z":[1]}"#,
         ] {
-            let d = decode_object(line.as_bytes(), &reg, None).expect(line);
+            let d =
+                decode_object(line.as_bytes(), &reg, None, &mut Interner::default()).expect(line);
             assert_eq!(d.ty.name, "U");
             assert_eq!(&*d.fields, &[Value::Int(3)], "{line}");
         }
+    }
+
+    #[test]
+    fn equal_short_strings_share_one_allocation() {
+        let reg = registry();
+        let t = reg.get("T").cloned().expect("T");
+        let mut strings = Interner::default();
+        let decode = |line: &str, strings: &mut Interner| {
+            decode_object(line.as_bytes(), &reg, Some(&t), strings)
+                .map(|d| d.fields[0].clone())
+                .ok()
+        };
+        let a = decode(r#"{"s":"s-1"}"#, &mut strings);
+        let b = decode(r#"{"s":"s-1"}"#, &mut strings);
+        let (Some(Value::Str(a)), Some(Value::Str(b))) = (a, b) else {
+            panic!("strings decode");
+        };
+        assert!(Arc::ptr_eq(&a, &b));
+        let long = format!(r#"{{"s":"{}"}}"#, "x".repeat(INTERN_MAX_LEN + 1));
+        let _ = decode(&long, &mut strings);
+        assert_eq!(strings.strings.len(), 1, "long strings are not kept");
+    }
+
+    #[test]
+    fn the_intern_table_is_bounded() {
+        let mut strings = Interner::default();
+        for i in 0..INTERN_MAX_ENTRIES + 10 {
+            strings.intern(&i.to_string());
+        }
+        assert!(strings.strings.len() <= INTERN_MAX_ENTRIES);
     }
 
     #[test]
@@ -329,18 +403,18 @@ mod tests {
         for line in ["", "[1]", "{", r#"{"s":"a"} trailing"#, "nul", "42"] {
             assert!(
                 matches!(
-                    decode_object(line.as_bytes(), &reg, t.as_ref()),
+                    decode_object(line.as_bytes(), &reg, t.as_ref(), &mut Interner::default()),
                     Err(ObjectError::Malformed(_))
                 ),
                 "{line:?}"
             );
         }
         assert!(matches!(
-            decode_object(br#"{"type":"Nope"}"#, &reg, None),
+            decode_object(br#"{"type":"Nope"}"#, &reg, None, &mut Interner::default()),
             Err(ObjectError::UnknownType(n)) if n == "Nope"
         ));
         assert!(matches!(
-            decode_object(br#"{"x":1}"#, &reg, None),
+            decode_object(br#"{"x":1}"#, &reg, None, &mut Interner::default()),
             Err(ObjectError::NoType)
         ));
     }

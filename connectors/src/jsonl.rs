@@ -1,10 +1,10 @@
 //! JSON-lines events: one JSON object per line, typed by a `type` key or by a
 //! fixed type for single-type input.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cepheus_engine::{DecodeError, EventTime, EventType, TypeRegistry, Value, timestamp_of};
 
-use crate::json_fields::{ObjectError, decode_object};
+use crate::json_fields::{Interner, ObjectError, decode_object};
 
 /// One decoded event, ready for the engine.
 #[derive(Debug)]
@@ -48,6 +48,8 @@ pub struct LineError {
 pub struct JsonLinesDecoder {
     registry: TypeRegistry,
     fixed_type: Option<Arc<EventType>>,
+    /// Shared short strings (see [`Interner`]); a lock so `decode` keeps taking `&self`.
+    strings: Mutex<Interner>,
 }
 
 impl JsonLinesDecoder {
@@ -66,6 +68,7 @@ impl JsonLinesDecoder {
         Ok(JsonLinesDecoder {
             registry,
             fixed_type,
+            strings: Mutex::default(),
         })
     }
 
@@ -81,22 +84,24 @@ impl JsonLinesDecoder {
         if line.is_empty() {
             return Ok(None);
         }
-        let decoded =
-            decode_object(line, &self.registry, self.fixed_type.as_ref()).map_err(|e| match e {
-                ObjectError::Malformed(message) => LineError {
-                    reason: DeadLetterReason::MalformedJson,
-                    message,
-                },
-                ObjectError::NoType => LineError {
-                    reason: DeadLetterReason::UnknownType,
-                    message: "the event has no `type` key; add one or pass --type NAME".into(),
-                },
-                ObjectError::UnknownType(name) => LineError {
-                    reason: DeadLetterReason::UnknownType,
-                    message: format!("no rule declares the event type `{name}`"),
-                },
-                ObjectError::Field(e) => decode_error(e),
-            })?;
+        let mut strings = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
+        let decoded = decode_object(line, &self.registry, self.fixed_type.as_ref(), &mut strings)
+            .map_err(|e| match e {
+            ObjectError::Malformed(message) => LineError {
+                reason: DeadLetterReason::MalformedJson,
+                message,
+            },
+            ObjectError::NoType => LineError {
+                reason: DeadLetterReason::UnknownType,
+                message: "the event has no `type` key; add one or pass --type NAME".into(),
+            },
+            ObjectError::UnknownType(name) => LineError {
+                reason: DeadLetterReason::UnknownType,
+                message: format!("no rule declares the event type `{name}`"),
+            },
+            ObjectError::Field(e) => decode_error(e),
+        })?;
+        drop(strings);
         let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
             Some(t) => Some(t),
             None => decoded.ts.map(EventTime),

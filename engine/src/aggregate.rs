@@ -279,4 +279,9 @@ impl AggRow {
     pub fn values(&self) -> Vec<Value> {
         self.states.iter().map(AggState::value).collect()
     }
+
+    /// [`AggRow::values`] into a reused buffer.
+    pub fn values_into(&self, out: &mut Vec<Value>) {
+        out.extend(self.states.iter().map(AggState::value));
+    }
 }

@@ -225,10 +225,10 @@ impl Engine {
         routed: &mut VecDeque<Arc<Event>>,
         out: &mut Vec<Delivery>,
     ) {
-        let Some(targets) = self.routes.get(event.ty.id.0 as usize) else {
-            return;
-        };
-        for i in targets.clone() {
+        let ty = event.ty.id.0 as usize;
+        let targets = self.routes.get(ty).map_or(0, Vec::len);
+        for k in 0..targets {
+            let i = self.routes[ty][k];
             let mut outputs = Vec::new();
             self.statements[i].on_event(event, self.now, &mut self.seq, &mut outputs);
             self.deliver(i, outputs, routed, out);

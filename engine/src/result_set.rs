@@ -4,13 +4,13 @@ mod snapshot;
 
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use smallvec::SmallVec;
 
 use crate::aggregate::AggRow;
 use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::value::Value;
-use crate::window::{EventRef, GroupKey, KeyMap};
+use crate::window::{EventRef, GroupKey, KeyMap, KeyRef};
 
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
@@ -37,6 +37,10 @@ pub struct ResultSet {
     is_pattern: bool,
     ungrouped: AggRow,
     groups: KeyMap<Group>,
+    /// Steps processed: marks the groups a step changed (see [`Group::touched`]).
+    steps: u64,
+    /// Aggregate values of the row being built, reused from row to row.
+    scratch: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +48,24 @@ struct Group {
     aggs: AggRow,
     /// The latest event of the group: plain columns of a row are read from it.
     representative: EventRef,
+    /// The last step that changed the group, and the group's place in that
+    /// step's list of changed groups.
+    touched: (u64, usize),
 }
+
+impl Group {
+    fn new(plan: &StatementPlan, representative: EventRef) -> Group {
+        Group {
+            aggs: AggRow::new(&plan.aggregates),
+            representative,
+            touched: (0, 0),
+        }
+    }
+}
+
+/// Each event of a step with its group's index in the map, and whether it
+/// entered (`true`) or left.
+type Keyed<'e> = SmallVec<[(usize, &'e EventRef, bool); 2]>;
 
 /// Which streams of rows a step must produce.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +83,8 @@ impl ResultSet {
             is_pattern,
             ungrouped,
             groups: KeyMap::default(),
+            steps: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -181,58 +204,85 @@ impl ResultSet {
                 let keyed = self.keyed(inserted, removed);
                 // One entry per changed group, in first-seen order, the step's
                 // last event of the group as its representative.
-                let mut changed: IndexMap<&GroupKey, &EventRef, foldhash::fast::RandomState> =
-                    IndexMap::default();
-                for (key, e, _) in &keyed {
-                    changed.insert(key, e);
+                self.steps += 1;
+                let mut changed: SmallVec<[(usize, &EventRef); 2]> = SmallVec::new();
+                for &(idx, e, _) in &keyed {
+                    let group = &mut self.groups[idx];
+                    if group.touched.0 == self.steps {
+                        changed[group.touched.1].1 = e;
+                    } else {
+                        group.touched = (self.steps, changed.len());
+                        changed.push((idx, e));
+                    }
                 }
+                let mut aggs = std::mem::take(&mut self.scratch);
                 if want.remove {
-                    for (key, e) in &changed {
-                        let aggs = self.group_values(key);
-                        out.remove.extend(self.row(Some(key), Some(e), &aggs));
+                    for &(idx, e) in &changed {
+                        out.remove.extend(self.group_row_at(idx, e, &mut aggs));
                     }
                 }
                 self.apply_grouped(&keyed);
                 if want.insert {
-                    for (key, e) in &changed {
-                        let aggs = self.group_values(key);
-                        out.insert.extend(self.row(Some(key), Some(e), &aggs));
+                    for &(idx, e) in &changed {
+                        out.insert.extend(self.group_row_at(idx, e, &mut aggs));
                     }
                 }
-                self.drop_empty_groups(changed.keys().copied());
+                self.scratch = aggs;
+                self.drop_empty_groups(changed.iter().map(|(idx, _)| *idx));
             }
             Shape::AggregatedGrouped => {
                 let keyed = self.keyed(inserted, removed);
                 self.apply_grouped(&keyed);
-                for (key, e, enter) in &keyed {
-                    let wanted = if *enter { want.insert } else { want.remove };
+                let mut aggs = std::mem::take(&mut self.scratch);
+                for &(idx, e, enter) in &keyed {
+                    let (wanted, rows) = if enter {
+                        (want.insert, &mut out.insert)
+                    } else {
+                        (want.remove, &mut out.remove)
+                    };
                     if wanted {
-                        let aggs = self.group_values(key);
-                        let rows = if *enter {
-                            &mut out.insert
-                        } else {
-                            &mut out.remove
-                        };
-                        rows.extend(self.row(Some(key), Some(e), &aggs));
+                        rows.extend(self.group_row_at(idx, e, &mut aggs));
                     }
                 }
-                self.drop_empty_groups(keyed.iter().map(|(k, _, _)| k));
+                self.scratch = aggs;
+                self.drop_empty_groups(keyed.iter().map(|(idx, _, _)| *idx));
             }
         }
         out
     }
 
-    /// Each event of the step with its group key (computed once) and whether
-    /// it entered (`true`) or left, inserted first.
-    fn keyed<'e>(
-        &self,
-        inserted: &'e [EventRef],
-        removed: &'e [EventRef],
-    ) -> Vec<(GroupKey, &'e EventRef, bool)> {
-        let mut keyed = Vec::with_capacity(inserted.len() + removed.len());
-        keyed.extend(inserted.iter().map(|e| (self.group_key(e), e, true)));
-        keyed.extend(removed.iter().map(|e| (self.group_key(e), e, false)));
+    /// Each event of the step with the index of its group (created empty when
+    /// new: its values are those of no rows), inserted first. The key is
+    /// evaluated and looked up once per event, without allocating unless the
+    /// group is new.
+    fn keyed<'e>(&mut self, inserted: &'e [EventRef], removed: &'e [EventRef]) -> Keyed<'e> {
+        let mut keyed = Keyed::with_capacity(inserted.len() + removed.len());
+        for (events, enter) in [(inserted, true), (removed, false)] {
+            for e in events {
+                keyed.push((self.group_index(e), e, enter));
+            }
+        }
         keyed
+    }
+
+    fn group_index(&mut self, event: &EventRef) -> usize {
+        let values = GroupKey::values(&self.plan.group_by, &self.scope(Some(event), &[]));
+        if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
+            return idx;
+        }
+        let group = Group::new(&self.plan, event.clone());
+        self.groups
+            .insert_full(GroupKey(values.into_iter().collect()), group)
+            .0
+    }
+
+    /// The row of the group at `idx` for `event`, if `having` passes; `aggs`
+    /// is scratch space for the group's aggregate values.
+    fn group_row_at(&self, idx: usize, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
+        let (key, group) = self.groups.get_index(idx)?;
+        aggs.clear();
+        group.aggs.values_into(aggs);
+        self.row(Some(key), Some(event), aggs)
     }
 
     fn apply_ungrouped(&mut self, inserted: &[EventRef], removed: &[EventRef]) {
@@ -245,29 +295,28 @@ impl ResultSet {
         }
     }
 
-    fn apply_grouped(&mut self, keyed: &[(GroupKey, &EventRef, bool)]) {
+    fn apply_grouped(&mut self, keyed: &Keyed<'_>) {
         let plan = self.plan.clone();
-        for (key, e, enter) in keyed {
+        for &(idx, e, enter) in keyed {
             let scope = self.scope(Some(e), &[]);
-            let group = match self.groups.get_mut(key) {
-                Some(g) => g,
-                None => self.groups.entry(key.clone()).or_insert_with(|| Group {
-                    aggs: AggRow::new(&plan.aggregates),
-                    representative: (*e).clone(),
-                }),
-            };
-            if *enter {
-                group.representative = (*e).clone();
+            let group = &mut self.groups[idx];
+            if enter {
+                group.representative = e.clone();
             }
-            Self::apply(&mut group.aggs, &plan, &scope, e.seq, *enter);
+            Self::apply(&mut group.aggs, &plan, &scope, e.seq, enter);
         }
     }
 
-    fn drop_empty_groups<'a>(&mut self, keys: impl Iterator<Item = &'a GroupKey>) {
-        for k in keys {
-            if self.groups.get(k).is_some_and(|g| g.aggs.events <= 0) {
-                self.groups.swap_remove(k);
-            }
+    /// Removes the groups left without events, in the order given (the
+    /// indices are those before any removal).
+    fn drop_empty_groups(&mut self, indices: impl Iterator<Item = usize>) {
+        let empty: SmallVec<[GroupKey; 1]> = indices
+            .filter_map(|idx| self.groups.get_index(idx))
+            .filter(|(_, g)| g.aggs.events <= 0)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &empty {
+            self.groups.swap_remove(k);
         }
     }
 

@@ -143,7 +143,7 @@ impl PartialEq for Value {
             (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
                 (*a as f64) == *b
             }
-            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::Event(a), Value::Event(b)) => Arc::ptr_eq(a, b),
             (Value::Array(a), Value::Array(b)) => a == b,
             _ => false,

@@ -25,6 +25,25 @@ impl GroupKey {
     pub fn of(exprs: &[BoundExpr], scope: &Scope<'_>) -> GroupKey {
         GroupKey(exprs.iter().map(|e| e.eval(scope)).collect())
     }
+
+    /// The key's values without allocating (for look-ups: most keys are one or two values).
+    pub fn values(exprs: &[BoundExpr], scope: &Scope<'_>) -> KeyValues {
+        exprs.iter().map(|e| e.eval(scope)).collect()
+    }
+}
+
+/// A group key's values on the stack.
+pub type KeyValues = smallvec::SmallVec<[Value; 2]>;
+
+/// A borrowed group key: hashes and compares as the [`GroupKey`] of the same
+/// values, so a [`KeyMap`] can be searched without building one.
+#[derive(Hash)]
+pub struct KeyRef<'a>(pub &'a [Value]);
+
+impl indexmap::Equivalent<GroupKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        *self.0 == *key.0
+    }
 }
 
 /// What one step did to a window.

@@ -64,6 +64,7 @@ impl ResultSet {
             let group = Group {
                 aggs: AggRow::restore(specs, aggs, links)?,
                 representative: links.event(*rep)?,
+                touched: (0, 0),
             };
             groups.insert(links.key(k)?, group);
         }

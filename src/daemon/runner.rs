@@ -190,7 +190,13 @@ impl EngineThread {
             return; // Nothing processed yet: nothing to save or commit.
         };
         let started = Instant::now();
-        let committable = self.pipeline.offsets().committable();
+        // Partitions not read since the restore keep the restored offsets.
+        let mut committable: BTreeMap<TopicPartition, i64> = self
+            .resume_at
+            .iter()
+            .map(|(tp, o)| (tp.clone(), *o))
+            .collect();
+        committable.extend(self.pipeline.offsets().committable());
         let data = CheckpointData {
             rule_set_hash: self.rule_set_hash.clone(),
             rules: self.rules.clone(),

@@ -1,4 +1,5 @@
 //! Bound expressions and their evaluation (SQL three-valued logic).
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -259,6 +260,21 @@ impl BoundExpr {
                 else_result.eval(s)
             }
             BoundExpr::Call { func, args } => call(*func, args, s),
+        }
+    }
+
+    /// [`BoundExpr::eval`], borrowing a field or constant instead of cloning it.
+    pub fn eval_cow<'a>(&'a self, s: &Scope<'a>) -> Cow<'a, Value> {
+        match self {
+            BoundExpr::Const(v) => Cow::Borrowed(v),
+            BoundExpr::Field(i) => s
+                .event
+                .map_or(Cow::Owned(Value::Null), |e| Cow::Borrowed(e.get(*i))),
+            BoundExpr::TagField { tag, field } => match s.tags.get(*tag) {
+                Some(Value::Event(e)) => Cow::Borrowed(e.get(*field)),
+                _ => Cow::Owned(Value::Null),
+            },
+            other => Cow::Owned(other.eval(s)),
         }
     }
 

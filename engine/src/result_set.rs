@@ -2,6 +2,7 @@
 //! Esper's five output shapes (see [`Shape`]).
 mod snapshot;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -266,14 +267,14 @@ impl ResultSet {
     }
 
     fn group_index(&mut self, event: &EventRef) -> usize {
-        let values = GroupKey::values(&self.plan.group_by, &self.scope(Some(event), &[]));
+        let plan = &self.plan;
+        let values = GroupKey::values(&plan.group_by, &self.scope(Some(event), &[]));
         if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
             return idx;
         }
-        let group = Group::new(&self.plan, event.clone());
-        self.groups
-            .insert_full(GroupKey(values.into_iter().collect()), group)
-            .0
+        let key = GroupKey(values.into_iter().map(Cow::into_owned).collect());
+        let group = Group::new(plan, event.clone());
+        self.groups.insert_full(key, group).0
     }
 
     /// The row of the group at `idx` for `event`, if `having` passes; `aggs`

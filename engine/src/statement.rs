@@ -14,7 +14,7 @@ use crate::result_set::{ResultSet, Row, Wanted};
 use crate::schema::{EventType, FieldInfo, TypeId};
 use crate::time::EventTime;
 use crate::value::{Type, Value};
-use crate::window::{Delta, EventRef, Window};
+use crate::window::{Delta, EventRef, StepEvents, Window};
 
 pub(crate) use snapshot::StatementState;
 
@@ -138,8 +138,8 @@ impl Statement {
             let mut produced = Vec::new();
             self.step(
                 Delta {
-                    inserted: vec![m],
-                    removed: Vec::new(),
+                    inserted: smallvec::smallvec![m],
+                    removed: StepEvents::new(),
                 },
                 now,
                 &mut produced,
@@ -205,8 +205,8 @@ impl Statement {
                 };
                 w.is_true(&scope)
             };
-            delta.inserted.retain(pass);
-            delta.removed.retain(pass);
+            delta.inserted.retain(|e| pass(e));
+            delta.removed.retain(|e| pass(e));
         }
         if delta.is_empty() {
             return;

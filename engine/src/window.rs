@@ -2,6 +2,7 @@
 //! insert stream (events entering) and a remove stream (events leaving).
 mod snapshot;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -26,31 +27,35 @@ impl GroupKey {
         GroupKey(exprs.iter().map(|e| e.eval(scope)).collect())
     }
 
-    /// The key's values without allocating (for look-ups: most keys are one or two values).
-    pub fn values(exprs: &[BoundExpr], scope: &Scope<'_>) -> KeyValues {
-        exprs.iter().map(|e| e.eval(scope)).collect()
+    /// The key's values without allocating: borrowed from the event where the
+    /// key is a field, on the stack (most keys are one or two values).
+    pub fn values<'a>(exprs: &'a [BoundExpr], scope: &Scope<'a>) -> KeyValues<'a> {
+        exprs.iter().map(|e| e.eval_cow(scope)).collect()
     }
 }
 
-/// A group key's values on the stack.
-pub type KeyValues = smallvec::SmallVec<[Value; 2]>;
+/// A group key's values, for look-ups.
+pub type KeyValues<'a> = smallvec::SmallVec<[Cow<'a, Value>; 2]>;
 
 /// A borrowed group key: hashes and compares as the [`GroupKey`] of the same
 /// values, so a [`KeyMap`] can be searched without building one.
 #[derive(Hash)]
-pub struct KeyRef<'a>(pub &'a [Value]);
+pub struct KeyRef<'a, 'v>(pub &'a [Cow<'v, Value>]);
 
-impl indexmap::Equivalent<GroupKey> for KeyRef<'_> {
+impl indexmap::Equivalent<GroupKey> for KeyRef<'_, '_> {
     fn equivalent(&self, key: &GroupKey) -> bool {
-        *self.0 == *key.0
+        self.0.len() == key.0.len() && self.0.iter().zip(&key.0).all(|(a, b)| **a == *b)
     }
 }
+
+/// The events of one side of a step: usually one, kept inline.
+pub type StepEvents = smallvec::SmallVec<[EventRef; 1]>;
 
 /// What one step did to a window.
 #[derive(Debug, Default)]
 pub struct Delta {
-    pub inserted: Vec<EventRef>,
-    pub removed: Vec<EventRef>,
+    pub inserted: StepEvents,
+    pub removed: StepEvents,
 }
 
 impl Delta {
@@ -170,7 +175,7 @@ impl Window {
                 current.push(event);
                 if current.len() >= *size {
                     out.inserted.extend(current.iter().cloned());
-                    out.removed.append(previous);
+                    out.removed.extend(previous.drain(..));
                     std::mem::swap(current, previous);
                 }
             }
@@ -345,7 +350,7 @@ impl TimeBatchWindow {
             return;
         }
         out.inserted.extend(self.current.iter().cloned());
-        out.removed.append(&mut self.previous);
+        out.removed.extend(self.previous.drain(..));
         std::mem::swap(&mut self.current, &mut self.previous);
         self.next_flush = if self.previous.is_empty() {
             None

@@ -216,6 +216,9 @@ impl Pipeline {
         let end = loop {
             let msg = source.receiver.recv_timeout(TICK);
             let now = Instant::now();
+            if source.paused() {
+                self.watermarks.hold_idleness(now);
+            }
             match msg {
                 Ok(SourceMessage::Records(records)) => {
                     last_record = now;
@@ -244,6 +247,10 @@ impl Pipeline {
             if let Err(closed) = self.deliver() {
                 return RunEnd::SinkClosed(closed);
             }
+            // Streams are not idle while the pipeline is busy: only time spent waiting for
+            // input counts towards the idle timeout.
+            let done = Instant::now();
+            self.watermarks.credit_busy(done.duration_since(now), done);
         };
         match self.finish() {
             Ok(()) => end,

@@ -54,6 +54,22 @@ impl Watermarks {
         }
     }
 
+    /// The pipeline was busy for `busy` (processing, waiting for sinks) up to `now`: that
+    /// time does not count towards any stream's idle timeout.
+    pub fn credit_busy(&mut self, busy: Duration, now: Instant) {
+        for c in self.streams.values_mut() {
+            c.last_seen = (c.last_seen + busy).min(now);
+        }
+    }
+
+    /// Every stream counts as active at `now` (its source is paused: silent because the
+    /// pipeline is busy, not idle).
+    pub fn hold_idleness(&mut self, now: Instant) {
+        for c in self.streams.values_mut() {
+            c.last_seen = now;
+        }
+    }
+
     /// The streams that exist now (a consumer's assigned partitions): a new one holds the
     /// watermark back until it has records or goes idle; one no longer listed is dropped.
     pub fn assign(&mut self, streams: &[StreamKey], now: Instant) {
@@ -189,6 +205,21 @@ mod tests {
         assert_eq!(
             w.watermark(later + Duration::from_secs(10)),
             Some(EventTime(5_900))
+        );
+    }
+
+    #[test]
+    fn time_the_pipeline_is_busy_does_not_make_a_stream_idle() {
+        let mut w = Watermarks::new(Duration::ZERO, Duration::from_secs(5));
+        let t0 = Instant::now();
+        w.observe(&part(0), EventTime(1_000), t0);
+        w.observe(&part(1), EventTime(2_000), t0);
+        let later = t0 + Duration::from_secs(6);
+        w.credit_busy(Duration::from_secs(4), later);
+        assert_eq!(w.watermark(later), Some(EventTime(1_000)));
+        assert_eq!(
+            w.watermark(later + Duration::from_secs(4)),
+            Some(EventTime(2_000))
         );
     }
 

@@ -15,12 +15,20 @@ pub struct Hook {
     pub first: Mutex<VecDeque<u16>>,
     pub then: u16,
     pub delay: Duration,
+    /// How many of the first requests wait `delay` (all, for [`hook`]).
+    pub slow_requests: Mutex<usize>,
     /// (Idempotency-Key header, body, status answered) per request.
     pub seen: Mutex<Vec<(Option<String>, serde_json::Value, u16)>>,
 }
 
 async fn handle(State(h): State<Arc<Hook>>, headers: HeaderMap, body: String) -> StatusCode {
-    if !h.delay.is_zero() {
+    let slow = {
+        let mut n = h.slow_requests.lock().expect("lock");
+        let slow = *n > 0;
+        *n = n.saturating_sub(1);
+        slow
+    };
+    if slow && !h.delay.is_zero() {
         tokio::time::sleep(h.delay).await;
     }
     let status = h.first.lock().expect("lock").pop_front().unwrap_or(h.then);
@@ -56,10 +64,16 @@ pub fn serve(hook: Arc<Hook>) -> String {
 }
 
 pub fn hook(first: &[u16], then: u16, delay: Duration) -> Arc<Hook> {
+    slow_start(first, then, usize::MAX, delay)
+}
+
+/// Like [`hook`], but only the first `slow` requests wait `delay`.
+pub fn slow_start(first: &[u16], then: u16, slow: usize, delay: Duration) -> Arc<Hook> {
     Arc::new(Hook {
         first: Mutex::new(first.iter().copied().collect()),
         then,
         delay,
+        slow_requests: Mutex::new(slow),
         seen: Mutex::new(Vec::new()),
     })
 }

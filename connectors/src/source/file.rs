@@ -17,21 +17,22 @@ const FOLLOW_POLL: Duration = Duration::from_millis(50);
 /// Reads `path` (`-` for stdin) line by line.
 pub fn spawn(path: PathBuf, follow: bool) -> std::io::Result<RunningSource> {
     if path.as_os_str() == "-" {
-        return RunningSource::spawn("source-stdin", move |tx, stop| {
+        return RunningSource::spawn("source-stdin", move |tx, flags| {
             let stdin = std::io::stdin();
             let reader = stdin.lock();
-            read_lines(reader, "-".into(), &tx, &stop, 0);
+            read_lines(reader, "-".into(), &tx, &flags.stop, 0);
             let _ = tx.send(SourceMessage::End);
         });
     }
     // Open now so a missing file is reported before the run starts.
     let file = File::open(&path)?;
-    RunningSource::spawn("source-file", move |tx, stop| {
+    RunningSource::spawn("source-file", move |tx, flags| {
+        let stop = &flags.stop;
         let name: Arc<str> = path.display().to_string().into();
         if follow {
-            tail(file, &path, name, &tx, &stop);
+            tail(file, &path, name, &tx, stop);
         } else {
-            read_lines(BufReader::with_capacity(1 << 20, file), name, &tx, &stop, 0);
+            read_lines(BufReader::with_capacity(1 << 20, file), name, &tx, stop, 0);
         }
         let _ = tx.send(SourceMessage::End);
     })

@@ -6,11 +6,11 @@ use crate::generate::{GenOptions, Generator, Kind};
 
 /// Generates `count` events of `kind`.
 pub fn spawn(kind: Kind, count: u64, opts: GenOptions) -> std::io::Result<RunningSource> {
-    RunningSource::spawn("source-generator", move |tx, stop| {
+    RunningSource::spawn("source-generator", move |tx, flags| {
         let mut g = Generator::new(kind, opts);
         let event_type: std::sync::Arc<str> = kind.event_type().into();
         let mut index = 0u64;
-        while index < count && !stop.load(Ordering::Relaxed) {
+        while index < count && !flags.stop.load(Ordering::Relaxed) {
             let n = (count - index).min(BATCH_RECORDS as u64);
             let mut batch = Vec::with_capacity(n as usize);
             for _ in 0..n {

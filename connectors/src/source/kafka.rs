@@ -4,7 +4,7 @@
 //! auto-committed: the thread commits what [`OffsetsToCommit`] holds, which the pipeline
 //! (or the daemon, after a checkpoint) fills from an [`crate::offsets::OffsetTracker`].
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +13,12 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::{BATCH_RECORDS, Position, Record, RunningSource, SourceMessage, TopicPartition};
+use super::{
+    BATCH_RECORDS, Position, Record, RunningSource, SourceFlags, SourceMessage, TopicPartition,
+};
+
+/// How long a full channel is waited out before the partitions are paused.
+const PAUSE_AFTER: Duration = Duration::from_millis(500);
 
 /// How often committable offsets are sent to the broker.
 const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
@@ -123,7 +128,7 @@ pub fn spawn(
             )
         })
         .collect();
-    Ok(RunningSource::spawn("source-kafka", move |tx, stop| {
+    Ok(RunningSource::spawn("source-kafka", move |tx, flags| {
         let mut poller = Poller {
             consumer,
             types,
@@ -131,7 +136,7 @@ pub fn spawn(
             committed: BTreeMap::new(),
             last_commit: Instant::now(),
         };
-        poller.run(&tx, &stop);
+        poller.run(&tx, &flags);
     })?)
 }
 
@@ -145,7 +150,8 @@ struct Poller {
 }
 
 impl Poller {
-    fn run(&mut self, tx: &SyncSender<SourceMessage>, stop: &AtomicBool) {
+    fn run(&mut self, tx: &SyncSender<SourceMessage>, flags: &SourceFlags) {
+        let stop = &flags.stop;
         let mut assigned = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let batch = self.poll_batch();
@@ -153,11 +159,14 @@ impl Poller {
             let now = self.assigned();
             if now != assigned {
                 assigned = now;
-                if !self.send(tx, stop, SourceMessage::Assigned(assigned.clone())) {
+                if !self.send(tx, flags, SourceMessage::Assigned(assigned.clone())) {
                     break;
                 }
             }
-            if !batch.is_empty() && !self.send(tx, stop, SourceMessage::Records(batch)) {
+            if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
+                tracing::trace!(records = batch.len(), first = %first.position, last = %last.position, "batch polled");
+            }
+            if !batch.is_empty() && !self.send(tx, flags, SourceMessage::Records(batch)) {
                 break;
             }
             self.commit_if_due();
@@ -218,20 +227,36 @@ impl Poller {
         })
     }
 
-    /// Sends `msg`; while the channel is full the assigned partitions are paused and the
-    /// consumer keeps polling (nothing is fetched for paused partitions). Returns false when
-    /// the pipeline is gone or a stop was asked for.
+    /// Sends `msg`. A short stall (the pipeline drains a batch in milliseconds) is waited
+    /// out; past [`PAUSE_AFTER`] the assigned partitions are paused and the consumer keeps
+    /// polling (nothing is fetched for paused partitions) until there is room. Returns false
+    /// when the pipeline is gone or a stop was asked for.
     fn send(
         &mut self,
         tx: &SyncSender<SourceMessage>,
-        stop: &AtomicBool,
+        flags: &SourceFlags,
         msg: SourceMessage,
     ) -> bool {
-        let mut msg = match tx.try_send(msg) {
-            Ok(()) => return true,
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(m)) => m,
-        };
+        let stop = &flags.stop;
+        let mut msg = msg;
+        let deadline = Instant::now() + PAUSE_AFTER;
+        loop {
+            match tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => msg = m,
+            }
+            if Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        flags.paused.store(true, Ordering::Relaxed);
+        // Where each partition resumes: one past the last record handed over (or held in
+        // `msg`). Pausing drops what librdkafka had prefetched, and records polled during
+        // the pause are dropped too: seeking back here before the resume fetches them again.
+        let resume_at = self.consumer.position().ok();
+        tracing::debug!(positions = ?resume_at, "positions at the pause");
         let paused = self.consumer.assignment().ok();
         if let Some(p) = &paused {
             if let Err(e) = self.consumer.pause(p) {
@@ -243,14 +268,12 @@ impl Poller {
             if stop.load(Ordering::Relaxed) {
                 break false;
             }
-            // Serves rebalances and heartbeats; a record fetched before the pause is
-            // sought back to, so it is fetched again after the resume.
+            // Serves rebalances; anything returned is fetched again after the seek below.
             if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(20)) {
-                let _ = self.consumer.seek(
-                    m.topic(),
-                    m.partition(),
-                    Offset::Offset(m.offset()),
-                    Duration::from_secs(1),
+                tracing::debug!(
+                    partition = m.partition(),
+                    offset = m.offset(),
+                    "record polled while paused; fetched again after the resume"
                 );
             }
             self.commit_if_due();
@@ -265,6 +288,25 @@ impl Poller {
         {
             tracing::warn!(error = %e, "cannot resume partitions");
         }
+        if let Some(positions) = resume_at {
+            let mut tpl = TopicPartitionList::new();
+            for e in positions.elements() {
+                if let Offset::Offset(o) = e.offset() {
+                    let _ = tpl.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
+                }
+            }
+            match self.consumer.seek_partitions(tpl, Duration::from_secs(5)) {
+                Ok(result) => {
+                    for e in result.elements() {
+                        if let Err(err) = e.error() {
+                            tracing::warn!(partition = e.partition(), error = %err, "cannot seek a resumed partition back");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot seek resumed partitions back"),
+            }
+        }
+        flags.paused.store(false, Ordering::Relaxed);
         sent
     }
 

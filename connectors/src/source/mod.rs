@@ -116,11 +116,21 @@ pub enum SourceMessage {
     End,
 }
 
+/// Flags shared by a source thread and the pipeline.
+#[derive(Debug, Default)]
+pub struct SourceFlags {
+    /// Set by the pipeline: finish (a Kafka source commits its offsets first).
+    pub stop: AtomicBool,
+    /// Set by the source while it has paused its partitions because the channel is full:
+    /// its streams are silent because the pipeline is busy, not because they are idle.
+    pub paused: AtomicBool,
+}
+
 /// A running source: its channel and thread. Dropping it without [`RunningSource::stop`]
 /// detaches the thread.
 pub struct RunningSource {
     pub receiver: Receiver<SourceMessage>,
-    stop: Arc<AtomicBool>,
+    flags: Arc<SourceFlags>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -128,24 +138,29 @@ impl RunningSource {
     /// Starts `body` on a thread named `name` with a bounded channel to the pipeline.
     pub fn spawn(
         name: &str,
-        body: impl FnOnce(SyncSender<SourceMessage>, Arc<AtomicBool>) + Send + 'static,
+        body: impl FnOnce(SyncSender<SourceMessage>, Arc<SourceFlags>) + Send + 'static,
     ) -> std::io::Result<RunningSource> {
         let (tx, rx) = sync_channel(CHANNEL_BATCHES);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let flags = Arc::new(SourceFlags::default());
+        let shared = flags.clone();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || body(tx, flag))?;
+            .spawn(move || body(tx, shared))?;
         Ok(RunningSource {
             receiver: rx,
-            stop,
+            flags,
             thread: Some(thread),
         })
     }
 
+    /// True while the source holds back because the pipeline is busy.
+    pub fn paused(&self) -> bool {
+        self.flags.paused.load(Ordering::Relaxed)
+    }
+
     /// Asks the source to stop (a Kafka source commits its offsets first) and waits for it.
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.flags.stop.store(true, Ordering::SeqCst);
         // Unblock a sender waiting on a full channel.
         while self.receiver.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {

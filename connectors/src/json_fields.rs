@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use cepheus_engine::{DecodeError, EventType, Type, TypeRegistry, Value};
+use cepheus_engine::{DecodeError, EventType, Type, TypeId, TypeRegistry, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 
@@ -20,23 +20,57 @@ const INTERN_MAX_LEN: usize = 32;
 /// Most strings the [`Interner`] holds before it starts over (bounded memory:
 /// about 4 MiB at worst).
 const INTERN_MAX_ENTRIES: usize = 1 << 16;
+/// Strings of a field the [`Interner`] tries before it decides whether the
+/// field's values repeat enough to be worth sharing.
+const INTERN_TRIAL: u32 = 4096;
 
-/// Short strings decoded by one decoder, shared: equal sensor ids, wallets
-/// or tokens become one allocation (and compare by pointer first), instead
-/// of one allocation per field of every event.
+/// Short strings decoded by one decoder, shared: equal sensor ids or tokens
+/// become one allocation (and compare by pointer first) instead of one
+/// allocation per field of every event. A field whose values rarely repeat
+/// (wallet addresses over a large population) stops being interned after a
+/// trial, since looking each one up would cost more than it saves.
 #[derive(Debug, Default)]
 pub struct Interner {
     strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// Per event type id, per field: how interning has fared.
+    fields: Vec<Vec<FieldTrial>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct FieldTrial {
+    seen: u32,
+    hits: u32,
+    off: bool,
 }
 
 impl Interner {
-    pub fn intern(&mut self, s: &str) -> Arc<str> {
-        if s.len() > INTERN_MAX_LEN {
+    /// The shared copy of `s`, a value of field `field` of type `ty`.
+    pub fn intern_field(&mut self, ty: TypeId, field: usize, s: &str) -> Arc<str> {
+        let per_type = match self.fields.get_mut(ty.0 as usize) {
+            Some(t) => t,
+            None => {
+                self.fields.resize_with(ty.0 as usize + 1, Vec::new);
+                &mut self.fields[ty.0 as usize]
+            }
+        };
+        if per_type.len() <= field {
+            per_type.resize(field + 1, FieldTrial::default());
+        }
+        let trial = &mut per_type[field];
+        if trial.off || s.len() > INTERN_MAX_LEN {
             return Arc::from(s);
         }
-        if let Some(shared) = self.strings.get(s) {
-            return shared.clone();
+        let shared = self.strings.get(s).cloned();
+        if trial.seen < INTERN_TRIAL {
+            trial.seen += 1;
+            trial.hits += u32::from(shared.is_some());
+            // Sharing pays when most values are repeats.
+            trial.off = trial.seen == INTERN_TRIAL && trial.hits < INTERN_TRIAL / 2;
         }
+        shared.unwrap_or_else(|| self.insert(s))
+    }
+
+    fn insert(&mut self, s: &str) -> Arc<str> {
         if self.strings.len() >= INTERN_MAX_ENTRIES {
             self.strings.clear();
         }
@@ -74,7 +108,10 @@ pub fn decode_object(
     fixed: Option<&Arc<EventType>>,
     strings: &mut Interner,
 ) -> Result<Decoded, ObjectError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // One UTF-8 check of the whole line (ASCII runs are checked a word at a
+    // time); reading from a `str` then skips the check of every key and string.
+    let text = std::str::from_utf8(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let seed = ObjectSeed {
         registry,
         fixed,
@@ -119,6 +156,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut pending: Vec<(Cow<'de, str>, Scalar<'de>)> = Vec::new();
         let mut ts = None;
         let mut unknown_type = None;
+        let mut next_field = 0;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if self.fixed.is_none() && key == "type" {
                 let name: Cow<'de, str> = map.next_value()?;
@@ -136,7 +174,12 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 }
                 continue;
             }
-            let slot = ty.as_ref().and_then(|t| t.field(&key));
+            let slot = ty.as_ref().and_then(|t| {
+                // Keys usually come in declaration order: try the next field first.
+                let guess = t.fields.get(next_field).filter(|f| f.name == key);
+                guess.map(|_| next_field).or_else(|| t.field(&key))
+            });
+            next_field = slot.map_or(next_field, |i| i + 1);
             match (&ty, slot) {
                 (Some(_), Some(i)) => {
                     let v = map.next_value::<Scalar<'de>>()?;
@@ -173,8 +216,11 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             }));
         };
         let mut fields = Vec::with_capacity(ty.fields.len());
-        for (f, s) in ty.fields.iter().zip(slots) {
-            match s.map_or(Ok(Value::Null), |s| s.into_value(f.ty, self.strings)) {
+        for (i, (f, s)) in ty.fields.iter().zip(slots).enumerate() {
+            let strings = &mut *self.strings;
+            match s.map_or(Ok(Value::Null), |s| {
+                s.into_value(f.ty, |s| strings.intern_field(ty.id, i, s))
+            }) {
                 Ok(v) => fields.push(v),
                 Err(got) => {
                     return Ok(Err(ObjectError::Field(DecodeError::WrongType {
@@ -209,7 +255,7 @@ enum Scalar<'de> {
 
 impl Scalar<'_> {
     /// The value for a slot of type `ty`, or the offending value's text.
-    fn into_value(self, ty: Type, strings: &mut Interner) -> Result<Value, String> {
+    fn into_value(self, ty: Type, intern: impl FnOnce(&str) -> Arc<str>) -> Result<Value, String> {
         match (ty, self) {
             (_, Scalar::Null) => Ok(Value::Null),
             (Type::Int, Scalar::Int(i)) => Ok(Value::Int(i)),
@@ -219,7 +265,7 @@ impl Scalar<'_> {
             (Type::Float, Scalar::Int(i)) => Ok(Value::Float(i as f64)),
             (Type::Float, Scalar::BigInt(u)) => Ok(Value::Float(u as f64)),
             (Type::Float, Scalar::Float(f)) => Ok(Value::Float(f)),
-            (Type::String, Scalar::Str(s)) => Ok(Value::Str(strings.intern(&s))),
+            (Type::String, Scalar::Str(s)) => Ok(Value::Str(intern(&s))),
             (Type::Bool, Scalar::Bool(b)) => Ok(Value::Bool(b)),
             (_, s) => Err(s.describe()),
         }
@@ -391,9 +437,22 @@ mod tests {
     fn the_intern_table_is_bounded() {
         let mut strings = Interner::default();
         for i in 0..INTERN_MAX_ENTRIES + 10 {
-            strings.intern(&i.to_string());
+            strings.insert(&i.to_string());
         }
         assert!(strings.strings.len() <= INTERN_MAX_ENTRIES);
+    }
+
+    #[test]
+    fn fields_whose_values_rarely_repeat_are_not_interned() {
+        let mut strings = Interner::default();
+        let (ty, repeating, unique) = (TypeId(0), 0, 1);
+        for i in 0..2 * INTERN_TRIAL {
+            strings.intern_field(ty, repeating, &(i % 10).to_string());
+            strings.intern_field(ty, unique, &format!("w{i}"));
+        }
+        assert!(!strings.fields[0][repeating].off);
+        assert!(strings.fields[0][unique].off);
+        assert!(strings.strings.len() <= 10 + INTERN_TRIAL as usize);
     }
 
     #[test]

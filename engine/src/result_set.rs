@@ -94,23 +94,7 @@ impl ResultSet {
     }
 
     fn scope<'a>(&self, event: Option<&'a EventRef>, aggs: &'a [Value]) -> Scope<'a> {
-        match event {
-            Some(e) if self.is_pattern => Scope {
-                event: None,
-                tags: &e.fields,
-                aggregates: aggs,
-            },
-            Some(e) => Scope {
-                event: Some(e),
-                tags: &[],
-                aggregates: aggs,
-            },
-            None => Scope {
-                event: None,
-                tags: &[],
-                aggregates: aggs,
-            },
-        }
+        scope(self.is_pattern, event, aggs)
     }
 
     pub fn group_key(&self, event: &EventRef) -> GroupKey {
@@ -158,8 +142,7 @@ impl ResultSet {
         want: Wanted,
     ) -> StepRows {
         let mut out = StepRows::default();
-        let plan = self.plan.clone();
-        match plan.shape {
+        match self.plan.shape {
             Shape::Unaggregated => {
                 if want.insert {
                     out.insert = inserted
@@ -287,24 +270,24 @@ impl ResultSet {
     }
 
     fn apply_ungrouped(&mut self, inserted: &[EventRef], removed: &[EventRef]) {
-        let plan = self.plan.clone();
+        let plan = &self.plan;
         for (events, enter) in [(inserted, true), (removed, false)] {
             for e in events {
-                let scope = self.scope(Some(e), &[]);
-                Self::apply(&mut self.ungrouped, &plan, &scope, e.seq, enter);
+                let scope = scope(self.is_pattern, Some(e), &[]);
+                Self::apply(&mut self.ungrouped, plan, &scope, e.seq, enter);
             }
         }
     }
 
     fn apply_grouped(&mut self, keyed: &Keyed<'_>) {
-        let plan = self.plan.clone();
+        let plan = &self.plan;
         for &(idx, e, enter) in keyed {
-            let scope = self.scope(Some(e), &[]);
+            let scope = scope(self.is_pattern, Some(e), &[]);
             let group = &mut self.groups[idx];
             if enter {
                 group.representative = e.clone();
             }
-            Self::apply(&mut group.aggs, &plan, &scope, e.seq, enter);
+            Self::apply(&mut group.aggs, plan, &scope, e.seq, enter);
         }
     }
 
@@ -383,5 +366,26 @@ impl ResultSet {
     /// Number of live groups (state size).
     pub fn group_count(&self) -> usize {
         self.groups.len()
+    }
+}
+
+/// What an expression sees for `event`: its fields, or a pattern match's tags.
+fn scope<'a>(is_pattern: bool, event: Option<&'a EventRef>, aggs: &'a [Value]) -> Scope<'a> {
+    match event {
+        Some(e) if is_pattern => Scope {
+            event: None,
+            tags: &e.fields,
+            aggregates: aggs,
+        },
+        Some(e) => Scope {
+            event: Some(e),
+            tags: &[],
+            aggregates: aggs,
+        },
+        None => Scope {
+            event: None,
+            tags: &[],
+            aggregates: aggs,
+        },
     }
 }

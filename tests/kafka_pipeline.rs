@@ -64,7 +64,9 @@ fn create_topic(name: &str, partitions: u32) {
 fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker())
-        .set("enable.idempotence", "true")
+        // Many one-record batches in flight (an idempotent producer allows 5); on loopback
+        // nothing is retried, so per-partition order holds.
+        .set("max.in.flight.requests.per.connection", "100")
         .set("message.max.bytes", "16000000")
         // One record per batch: Tansu 0.6 answers a fetch from the middle of a stored batch
         // with the next batch, so a seek or restart into a batch would skip records.
@@ -86,7 +88,7 @@ fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
         }
     }
     producer
-        .flush(Duration::from_secs(60))
+        .flush(Duration::from_secs(180))
         .expect("all records acknowledged");
 }
 
@@ -178,17 +180,17 @@ fn spawn_cepheus(args: &[String]) -> Child {
         .expect("the cepheus binary starts")
 }
 
-/// `cepheus run RULES --kafka .. --topic INPUT:TemperatureEvent --group G --from-beginning
+/// `cepheus run RULES --kafka .. --topic TOPIC --group G --from-beginning
 /// --stop-after-idle IDLE` followed by `extra`. A consumer killed by a test leaves the group
 /// after 6 s (session timeout), so a restart gets the partitions soon.
-fn run_args(rules: &Path, input: &str, group: &str, idle: &str, extra: &[String]) -> Vec<String> {
+fn run_args(rules: &Path, topic: &str, group: &str, idle: &str, extra: &[String]) -> Vec<String> {
     let mut args: Vec<String> = [
         "run",
         &rules.display().to_string(),
         "--kafka",
         broker(),
         "--topic",
-        &format!("{input}:TemperatureEvent"),
+        topic,
         "--group",
         group,
         "--from-beginning",
@@ -290,7 +292,7 @@ fn kafka_to_kafka_file_and_webhook_with_poison_in_the_dead_letter_topic() {
     let file = dir.path().join("alerts.jsonl");
     let args = run_args(
         &rules,
-        &input,
+        &format!("{input}:TemperatureEvent"),
         &group,
         "3s",
         &[
@@ -417,7 +419,7 @@ fn a_run_killed_with_sigkill_and_restarted_loses_no_alert() {
     let run_args = |group: &str, sink: &str| {
         run_args(
             &rules,
-            &input,
+            &format!("{input}:TemperatureEvent"),
             group,
             "10s",
             &["--sink".into(), sink.into()],
@@ -515,7 +517,7 @@ fn a_slow_sink_pauses_the_consumer_without_losing_or_repeating_records() {
     let out = Command::new(env!("CARGO_BIN_EXE_cepheus"))
         .args(run_args(
             &rules,
-            &input,
+            &format!("{input}:TemperatureEvent"),
             &group,
             "5s",
             &["--sink".into(), format!("webhook:{url}")],
@@ -544,4 +546,83 @@ fn a_slow_sink_pauses_the_consumer_without_losing_or_repeating_records() {
     assert_eq!(alert_rows(seen.iter().map(|s| s.1.clone())), expected);
     let ids: BTreeSet<&str> = seen.iter().filter_map(|s| s.0.as_deref()).collect();
     assert_eq!(ids.len(), seen.len(), "no alert delivered twice");
+}
+
+#[test]
+fn without_a_timestamp_field_the_record_timestamp_is_event_time_and_group_keys_are_kafka_keys() {
+    broker();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, alerts) = (unique("readings"), unique("alerts"));
+    create_topic(&input, 1);
+    create_topic(&alerts, 1);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("batch.num.messages", "1")
+        .create()
+        .expect("producer");
+    let base = 1_767_225_600_000i64;
+    for (i, sensor) in ["a", "b", "a", "a"].iter().enumerate() {
+        let payload = format!("{{\"sensor\":\"{sensor}\",\"temperature\":{}}}", 20 + i);
+        let record = BaseRecord::to(&input)
+            .key(*sensor)
+            .payload(payload.as_str())
+            .timestamp(base + 1000 * i as i64);
+        producer.send(record).map_err(|(e, _)| e).expect("queued");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("acknowledged");
+    let rules = dir.path().join("count.epl");
+    std::fs::write(
+        &rules,
+        "create schema Reading (sensor string, temperature double);\n\
+         @Name('per_sensor') select sensor, count(*) as n from Reading group by sensor;",
+    )
+    .expect("write");
+    // `--topic NAME` without a type needs a schema named like the topic.
+    let out = cepheus(&[
+        "run".into(),
+        rules.display().to_string(),
+        "--kafka".into(),
+        broker().into(),
+        "--topic".into(),
+        input.clone(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no schema is named") && err.contains("Reading"),
+        "{err}"
+    );
+
+    let args = run_args(
+        &rules,
+        &format!("{input}:Reading"),
+        &unique("g"),
+        "3s",
+        &["--sink".into(), format!("kafka:{alerts}")],
+    );
+    let out = cepheus(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: Vec<(Option<String>, i64, i64)> = consume(&alerts, 4, Duration::from_secs(30))
+        .iter()
+        .map(|c| {
+            let v: serde_json::Value = serde_json::from_slice(&c.value).expect("JSON");
+            (
+                c.key.clone(),
+                v["time"].as_i64().unwrap_or(-1),
+                v["row"]["n"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    let key = |s: &str| Some(s.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (key("a"), base, 1),
+            (key("b"), base + 1000, 1),
+            (key("a"), base + 2000, 2),
+            (key("a"), base + 3000, 3),
+        ]
+    );
 }

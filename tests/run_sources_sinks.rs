@@ -43,24 +43,30 @@ fn events(range: std::ops::Range<i64>) -> String {
         .collect()
 }
 
+/// Runs the `odd` rule over `data` written to `in.jsonl`, all lines of type S, plus `extra`.
+fn run_odd(dir: &Path, data: &[u8], extra: &[&str]) -> Output {
+    let input = dir.join("in.jsonl");
+    std::fs::write(&input, data).expect("write");
+    let mut list = args(&["run", &rule(dir), "--input", &input.display().to_string()]);
+    list.extend(args(&["--type", "S"]));
+    list.extend(args(extra));
+    cepheus(&list)
+}
+
 #[test]
 fn file_sink_rotates_by_size_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("in.jsonl");
-    std::fs::write(&input, events(0..400)).expect("write");
     let out_path = dir.path().join("alerts.jsonl");
-    let out = cepheus(&args(&[
-        "run",
-        &rule(dir.path()),
-        "--input",
-        &input.display().to_string(),
-        "--type",
-        "S",
-        "--sink",
-        &format!("file:{}", out_path.display()),
-        "--rotate-bytes",
-        "4000",
-    ]));
+    let out = run_odd(
+        dir.path(),
+        events(0..400).as_bytes(),
+        &[
+            "--sink",
+            &format!("file:{}", out_path.display()),
+            "--rotate-bytes",
+            "4000",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut all = Vec::new();
     let mut files = 0;
@@ -197,7 +203,6 @@ fn allowed_lateness_reorders_and_dead_letters_what_is_later_still() {
 #[test]
 fn poison_records_become_dead_letters_with_positions_and_the_run_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("in.jsonl");
     let mut data = Vec::new();
     data.extend_from_slice(b"{\"v\":1,\"ts\":1000}\n");
     data.extend_from_slice(b"{\"v\":3,\"ts\":10\n"); // truncated JSON
@@ -211,18 +216,12 @@ fn poison_records_become_dead_letters_with_positions_and_the_run_goes_on() {
         .as_bytes(),
     );
     data.extend_from_slice(b"{\"v\":9,\"ts\":1005}\n");
-    std::fs::write(&input, data).expect("write");
     let dlq = dir.path().join("dlq.jsonl");
-    let out = cepheus(&args(&[
-        "run",
-        &rule(dir.path()),
-        "--input",
-        &input.display().to_string(),
-        "--type",
-        "S",
-        "--dead-letter",
-        &format!("file:{}", dlq.display()),
-    ]));
+    let out = run_odd(
+        dir.path(),
+        &data,
+        &["--dead-letter", &format!("file:{}", dlq.display())],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let vs: Vec<i64> = text(&out.stdout)
         .lines()
@@ -295,4 +294,23 @@ fn the_generator_source_matches_cepheus_gen() {
     };
     assert!(!rows(&generated).is_empty());
     assert_eq!(rows(&generated), rows(&from_file));
+}
+
+#[test]
+fn stdout_table_format_is_readable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_odd(dir.path(), events(0..4).as_bytes(), &["--format", "table"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<Vec<String>> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            args(&["time", "rule", "stream", "row"]),
+            args(&["1001", "odd", "insert", "v=1"]),
+            args(&["1003", "odd", "insert", "v=3"]),
+        ]
+    );
 }

@@ -138,7 +138,7 @@ impl AlertBuilder {
                     } else {
                         rule.key_columns
                             .iter()
-                            .filter_map(|c| values.get(*c).map(|v| v.to_json().to_string()))
+                            .filter_map(|c| values.get(*c).map(key_text))
                             .collect::<Vec<_>>()
                             .join("|")
                     };
@@ -154,5 +154,13 @@ impl AlertBuilder {
                 }
             }
         }
+    }
+}
+
+/// A group-key value as Kafka key text: strings as they are, other values as JSON.
+fn key_text(v: &cepheus_engine::Value) -> String {
+    match v.to_json() {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
     }
 }

@@ -141,13 +141,18 @@ fn follow_reads_lines_appended_while_running() {
     std::thread::sleep(Duration::from_millis(500));
     // Truncation: the file starts over and is read from its start.
     std::fs::write(&input, events(11..12)).expect("truncate");
+    std::thread::sleep(Duration::from_millis(500));
+    // Rotation: the file is renamed away and a new one takes its path.
+    std::fs::rename(&input, dir.path().join("in.jsonl.1")).expect("rotate");
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&input, events(13..14)).expect("new file");
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let vs: Vec<i64> = json_lines(&out_path)
         .iter()
         .map(|a| a["row"]["v"].as_i64().unwrap_or(-1))
         .collect();
-    assert_eq!(vs, vec![1, 3, 5, 7, 9, 11], "{}", text(&out.stderr));
+    assert_eq!(vs, vec![1, 3, 5, 7, 9, 11, 13], "{}", text(&out.stderr));
 }
 
 #[test]

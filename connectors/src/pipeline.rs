@@ -225,6 +225,8 @@ impl Pipeline {
                     self.process(records, now);
                 }
                 Ok(SourceMessage::Assigned(partitions)) => {
+                    // Joining a group can take longer than the idle stop: count from here.
+                    last_record = now;
                     let streams: Vec<StreamKey> =
                         partitions.into_iter().map(StreamKey::Partition).collect();
                     self.watermarks.assign(&streams, now);

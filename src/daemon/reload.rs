@@ -191,7 +191,11 @@ impl Reloader {
         };
         let mut view = self.status.lock();
         view.rule_set_hash = self.current_hash.clone();
-        view.last_reload = Some(status.clone());
+        // One save can wake the watcher several times; a wake that finds
+        // nothing new must not hide the reload the save caused.
+        if !(outcome == ReloadOutcome::Unchanged && trigger == "watch") {
+            view.last_reload = Some(status.clone());
+        }
         view.mark_errors();
         status
     }

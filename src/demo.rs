@@ -74,7 +74,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     let mut print = |engine: &Engine, deliveries: &mut Vec<cepheus_engine::Delivery>| {
         for d in deliveries.drain(..) {
             let plan = engine.plan(d.statement);
-            if plan.insert_into.is_some() {
+            if !plan.alerts {
                 continue; // an intermediate stream, not an alert
             }
             for row in &d.output.insert {
@@ -111,7 +111,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     }
     println!("\nalerts per rule:");
     for s in engine.statements() {
-        if s.plan.insert_into.is_none() {
+        if s.plan.alerts {
             println!(
                 "  {:<28} {:>6}",
                 s.plan.name,

@@ -257,3 +257,51 @@ fn explain_prints_the_operator_tree() {
     assert!(stdout.contains("Window time_batch(300000 ms)"), "{stdout}");
     assert!(Path::new("rules/wallets.epl").exists());
 }
+
+/// `insert into` rows feed other statements; only those marked `@Output`
+/// also reach the sinks as alerts.
+#[test]
+fn run_sends_insert_into_rows_as_alerts_only_when_marked_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = dir.path().join("r.epl");
+    std::fs::write(
+        &rule,
+        "create schema S(k string, v long, ts long) starttimestamp ts;\n\
+         @Name('hidden') insert into Doubled select k, v * 2 as v2 from S;\n\
+         @Output @Name('shown') insert into Big select k, v2 from Doubled(v2 > 10);\n\
+         @Name('reader') select k from Big;",
+    )
+    .expect("write");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"k\":\"a\",\"v\":1,\"ts\":10}\n{\"k\":\"b\",\"v\":6,\"ts\":11}\n",
+    )
+    .expect("write");
+    let out = cepheus(&[
+        "run",
+        rule.to_str().expect("utf-8"),
+        "--input",
+        input.to_str().expect("utf-8"),
+        "--type",
+        "S",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rules: Vec<(String, serde_json::Value)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("alerts are JSON");
+            (
+                v["rule"].as_str().unwrap_or_default().to_string(),
+                v["row"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("shown".to_string(), serde_json::json!({"k": "b", "v2": 12})),
+            ("reader".to_string(), serde_json::json!({"k": "b"})),
+        ]
+    );
+}

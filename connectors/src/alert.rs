@@ -91,7 +91,7 @@ impl AlertBuilder {
 
     /// Appends the alerts of `deliveries` (produced while processing the record at
     /// `trigger`, or by timers when `None`). Rows of `insert into` statements feed other
-    /// statements and are not alerts.
+    /// statements and are not alerts, unless the statement is marked `@Output`.
     pub fn build(
         &mut self,
         engine: &Engine,
@@ -102,7 +102,7 @@ impl AlertBuilder {
         let trigger = trigger.map_or_else(|| "timer".to_string(), Position::identity);
         for d in deliveries.drain(..) {
             let plan = engine.plan(d.statement);
-            if plan.insert_into.is_some() {
+            if !plan.alerts {
                 continue;
             }
             let rule = self

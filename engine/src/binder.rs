@@ -1028,8 +1028,15 @@ fn bind_select(
             None,
         )),
     };
+    // `insert into` rows feed other statements; `@Output` also makes them alerts.
+    let alerts = insert_into.is_none()
+        || stmt
+            .annotations
+            .iter()
+            .any(|a| a.name.value.eq_ignore_ascii_case("output"));
     let mut plan = StatementPlan {
         name,
+        alerts,
         text: text(src, stmt.span),
         fingerprint: 0,
         input,

@@ -33,6 +33,9 @@ pub struct StatementPlan {
     pub limit: Option<RowLimit>,
     /// The stream this statement's rows are inserted into, if any.
     pub insert_into: Option<InsertTarget>,
+    /// Whether sinks receive this statement's rows as alerts: every statement
+    /// without `insert into`, and `insert into` statements marked `@Output`.
+    pub alerts: bool,
     /// The type of the rows this statement produces.
     pub output_type: Arc<EventType>,
 }

@@ -203,15 +203,7 @@ fn run_case_inner(dir: &Path) -> Result<Outcome, String> {
         }
         for d in deliveries.drain(..) {
             let plan = engine.plan(d.statement);
-            let row = |values: &Vec<cepheus_engine::Value>| -> Json {
-                Json::Object(
-                    plan.columns
-                        .iter()
-                        .zip(values)
-                        .map(|(c, v)| (c.name.clone(), v.to_json()))
-                        .collect(),
-                )
-            };
+            let row = |values: &Vec<cepheus_engine::Value>| Json::Object(plan.row_json(values));
             actual
                 .entry(names[d.statement].clone())
                 .or_default()

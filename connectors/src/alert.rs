@@ -112,12 +112,7 @@ impl AlertBuilder {
             let mut index = 0u32;
             for (stream, rows) in [("insert", &d.output.insert), ("remove", &d.output.remove)] {
                 for values in rows {
-                    let row: serde_json::Map<String, serde_json::Value> = plan
-                        .columns
-                        .iter()
-                        .zip(values)
-                        .map(|(c, v)| (c.name.clone(), v.to_json()))
-                        .collect();
+                    let row = plan.row_json(values);
                     let row_text = serde_json::Value::Object(row.clone()).to_string();
                     let mut h = blake3::Hasher::new();
                     for part in [

@@ -124,6 +124,18 @@ pub struct InsertTarget {
 }
 
 impl StatementPlan {
+    /// One output row as a JSON object: column name to value, in select order.
+    pub fn row_json(
+        &self,
+        values: &[crate::value::Value],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        self.columns
+            .iter()
+            .zip(values)
+            .map(|(c, v)| (c.name.clone(), v.to_json()))
+            .collect()
+    }
+
     /// The operator tree, one operator per line, source at the bottom.
     pub fn explain(&self) -> String {
         let mut ops: Vec<String> = Vec::new();

@@ -30,12 +30,7 @@ pub fn json_lines(plan: &StatementPlan, d: &Delivery) -> Vec<String> {
     let mut lines = Vec::new();
     for (stream, rows) in [("insert", &d.output.insert), ("remove", &d.output.remove)] {
         for values in rows {
-            let row: serde_json::Map<String, serde_json::Value> = plan
-                .columns
-                .iter()
-                .zip(values)
-                .map(|(c, v)| (c.name.clone(), v.to_json()))
-                .collect();
+            let row = plan.row_json(values);
             let line = serde_json::json!({"query": plan.name, "stream": stream, "time": d.time.0, "row": row});
             lines.push(line.to_string());
         }

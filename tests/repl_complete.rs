@@ -52,9 +52,19 @@ fn tab_completes_a_field_learnt_from_the_input_and_the_query_runs() {
     repl.expect("s2     | 30.25");
     repl.expect("s3     | 26");
 
-    // Ctrl-C stops the query and keeps the session.
+    // Ctrl-C with text typed only clears it: the query keeps running.
+    repl.paste("select half typed");
     repl.press("\x03");
-    repl.expect("stopped q1 after 2 rows");
+    writeln!(
+        file,
+        "{{\"type\":\"Reading\",\"sensor\":\"s4\",\"celsius\":27,\"ts\":4000}}"
+    )
+    .expect("append an event");
+    repl.expect("s4     | 27");
+
+    // Ctrl-C on an empty prompt stops the query and keeps the session.
+    repl.press("\x03");
+    repl.expect("stopped q1 after 3 rows");
 
     // A mistake shows a caret under it; the session goes on.
     repl.enter("select sensr from Reading;", "^^^^^");

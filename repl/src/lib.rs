@@ -28,7 +28,10 @@ use std::sync::{Arc, Mutex};
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{CompletionType, Config, Editor, ExternalPrinter};
+use rustyline::{
+    Cmd, CompletionType, ConditionalEventHandler, Config, Editor, Event, EventContext,
+    EventHandler, ExternalPrinter, KeyCode, KeyEvent, Modifiers, Movement, RepeatCount,
+};
 
 use crate::catalog::Catalog;
 use crate::commands::{DotCommand, help_text, parse_command};
@@ -148,6 +151,12 @@ pub fn run(args: ReplArgs) -> ExitCode {
     let catalog = Arc::new(Mutex::new(Catalog::default()));
     let color = std::env::var_os("NO_COLOR").is_none();
     editor.set_helper(Some(EplHelper::new(catalog.clone(), color)));
+    // Ctrl-C with something typed clears the input (as in psql); on an empty
+    // prompt it stops the running queries.
+    editor.bind_sequence(
+        KeyEvent(KeyCode::Char('C'), Modifiers::CTRL),
+        EventHandler::Conditional(Box::new(ClearTypedInput)),
+    );
     let history = history_path(&args);
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -301,5 +310,14 @@ fn dot_command(tx: &SyncSender<ToEngine>, command: DotCommand) -> String {
         DotCommand::Format(f) => ask(tx, Request::Format(f)),
         DotCommand::Load(path) => load(tx, &path),
         DotCommand::Quit => String::new(),
+    }
+}
+
+/// The Ctrl-C binding: clear what is typed, or interrupt on an empty prompt.
+struct ClearTypedInput;
+
+impl ConditionalEventHandler for ClearTypedInput {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        (!ctx.line().is_empty()).then_some(Cmd::Kill(Movement::WholeBuffer))
     }
 }

@@ -2,6 +2,7 @@
 //! rules, tap), a graceful stop with a final checkpoint, a restart that resumes after it,
 //! and the token a non-loopback admin address requires.
 mod daemon_support;
+mod kafka_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,6 +2,7 @@
 //! running and shows the error with its line and column; fixing it applies the new set;
 //! an edit of one rule leaves another rule's window exactly as in an uninterrupted run.
 mod daemon_support;
+mod kafka_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

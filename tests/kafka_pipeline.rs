@@ -1,168 +1,16 @@
 //! `cepheus run` against a real Kafka-compatible broker (Tansu on 127.0.0.1:19092, started
 //! by scripts/test.sh; these tests start it themselves if it is installed, and fail, never
 //! skip, when it cannot run).
+mod kafka_support;
 mod webhook_server;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-
-const PORT: u16 = 19092;
-const BROKER: &str = "127.0.0.1:19092";
-
-/// The broker's address; starts it when it is not running; panics with what to do otherwise.
-fn broker() -> &'static str {
-    let up = || {
-        TcpStream::connect_timeout(&([127, 0, 0, 1], PORT).into(), Duration::from_secs(1)).is_ok()
-    };
-    if !up() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh");
-        let status = Command::new("bash")
-            .arg(&script)
-            .args(["start", &PORT.to_string()])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()) && up(),
-            "the Kafka broker on {BROKER} is not running and could not be started: \
-             run `scripts/kafka/broker.sh start {PORT}` (it installs Tansu the first time)"
-        );
-    }
-    BROKER
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-fn create_topic(name: &str, partitions: u32) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .args(["topic", name, &partitions.to_string(), &PORT.to_string()])
-        .output()
-        .expect("broker.sh runs");
-    assert!(
-        out.status.success(),
-        "creating topic {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Produces `(key, value)` records and waits until the broker has them all.
-fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        // Many one-record batches in flight (an idempotent producer allows 5); on loopback
-        // nothing is retried, so per-partition order holds.
-        .set("max.in.flight.requests.per.connection", "100")
-        .set("message.max.bytes", "16000000")
-        // One record per batch: Tansu 0.6 answers a fetch from the middle of a stored batch
-        // with the next batch, so a seek or restart into a batch would skip records.
-        .set("batch.num.messages", "1")
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    for (k, v) in records {
-        let mut r = BaseRecord::to(topic).key(k.as_str()).payload(v.as_slice());
-        loop {
-            match producer.send(r) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    r = back;
-                    producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => panic!("producing to {topic}: {e}"),
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(180))
-        .expect("all records acknowledged");
-}
-
-/// One consumed record.
-#[derive(Debug, Clone)]
-struct Consumed {
-    partition: i32,
-    offset: i64,
-    key: Option<String>,
-    value: Vec<u8>,
-}
-
-/// Reads `topic` from the beginning until `want` records arrived (or `timeout`), then
-/// keeps reading for a quiet second to catch extras.
-fn consume(topic: &str, want: usize, timeout: Duration) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("group.id", unique("check"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let started = Instant::now();
-    let mut got = Vec::new();
-    let mut quiet_since: Option<Instant> = None;
-    while started.elapsed() < timeout {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                got.push(Consumed {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    value: m.payload().unwrap_or_default().to_vec(),
-                });
-                quiet_since = None;
-            }
-            _ => {
-                if got.len() >= want {
-                    let q = *quiet_since.get_or_insert_with(Instant::now);
-                    if q.elapsed() > Duration::from_secs(1) {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    got
-}
-
-/// The group's committed offsets per partition (-1 for none). (Tansu's answers to
-/// ListOffsets are not reliable, so end offsets come from consuming the topic.)
-fn committed(topic: &str, group: &str, partitions: i32) -> Vec<i64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let committed = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets");
-    (0..partitions)
-        .map(
-            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => o,
-                _ => -1,
-            },
-        )
-        .collect()
-}
+use kafka_support::*;
+use rdkafka::producer::{BaseRecord, Producer};
 
 fn cepheus(args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cepheus"))
@@ -555,11 +403,7 @@ fn without_a_timestamp_field_the_record_timestamp_is_event_time_and_group_keys_a
     let (input, alerts) = (unique("readings"), unique("alerts"));
     create_topic(&input, 1);
     create_topic(&alerts, 1);
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("batch.num.messages", "1")
-        .create()
-        .expect("producer");
+    let producer = producer();
     let base = 1_767_225_600_000i64;
     for (i, sensor) in ["a", "b", "a", "a"].iter().enumerate() {
         let payload = format!("{{\"sensor\":\"{sensor}\",\"temperature\":{}}}", 20 + i);

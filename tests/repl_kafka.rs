@@ -2,100 +2,17 @@
 //! 127.0.0.1:19092, started by scripts/test.sh or here; the test fails, never skips,
 //! when it cannot run): a multi-line grouped query over live records, Ctrl-C,
 //! `.schemas`, `.explain`, and no trace left in any consumer group's offsets.
+mod kafka_support;
 mod repl_support;
 
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use kafka_support::{BROKER, broker, committed, create_topic, produce, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use repl_support::spawn_repl;
 
-const PORT: u16 = 19092;
-const BROKER: &str = "127.0.0.1:19092";
 const PARTITIONS: i32 = 2;
-
-fn broker_script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh")
-}
-
-/// Starts the broker when it is not running; panics with what to do otherwise.
-fn ensure_broker() {
-    let up = || {
-        TcpStream::connect_timeout(&([127, 0, 0, 1], PORT).into(), Duration::from_secs(1)).is_ok()
-    };
-    if !up() {
-        let status = Command::new("bash")
-            .arg(broker_script())
-            .args(["start", &PORT.to_string()])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()) && up(),
-            "the Kafka broker on {BROKER} is not running and could not be started: \
-             run `scripts/kafka/broker.sh start {PORT}` (it installs Tansu the first time)"
-        );
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-fn create_topic(name: &str) {
-    let out = Command::new("bash")
-        .arg(broker_script())
-        .args(["topic", name, &PARTITIONS.to_string(), &PORT.to_string()])
-        .output()
-        .expect("broker.sh runs");
-    assert!(
-        out.status.success(),
-        "creating topic {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn produce(topic: &str, records: &[(&str, &str)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", BROKER)
-        .create()
-        .expect("producer");
-    for (key, value) in records {
-        producer
-            .send(BaseRecord::to(topic).key(*key).payload(*value))
-            .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"));
-    }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("all records acknowledged");
-}
-
-fn partitions(topic: &str) -> TopicPartitionList {
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition(topic, p);
-    }
-    tpl
-}
-
-/// The committed offset of each partition of `topic` for `group` (`Invalid`: none).
-fn committed(group: &str, topic: &str) -> Vec<Offset> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", BROKER)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let tpl = consumer
-        .committed_offsets(partitions(topic), Duration::from_secs(10))
-        .expect("committed offsets");
-    tpl.elements().iter().map(|e| e.offset()).collect()
-}
 
 /// A consumer group that read `count` records and committed, as a running service would.
 fn group_with_committed_offsets(topic: &str, count: usize) -> String {
@@ -129,9 +46,9 @@ fn group_with_committed_offsets(topic: &str, count: usize) -> String {
 
 #[test]
 fn live_grouped_query_over_a_topic_leaves_no_offsets_behind() {
-    ensure_broker();
+    broker();
     let topic = unique("repl-trades");
-    create_topic(&topic);
+    create_topic(&topic, PARTITIONS as u32);
     // Records already on the topic: the shell samples them to learn the fields.
     produce(
         &topic,
@@ -142,13 +59,8 @@ fn live_grouped_query_over_a_topic_leaves_no_offsets_behind() {
         ],
     );
     let other = group_with_committed_offsets(&topic, 3);
-    let other_before = committed(&other, &topic);
-    assert!(
-        other_before
-            .iter()
-            .any(|o| matches!(o, Offset::Offset(n) if *n > 0)),
-        "{other_before:?}"
-    );
+    let other_before = committed(&topic, &other, PARTITIONS);
+    assert!(other_before.iter().any(|o| *o > 0), "{other_before:?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = format!("{topic}:Trade");
@@ -207,13 +119,13 @@ fn live_grouped_query_over_a_topic_leaves_no_offsets_behind() {
     repl.quit();
 
     assert_eq!(
-        committed(&other, &topic),
+        committed(&topic, &other, PARTITIONS),
         other_before,
         "the shell moved another group's offsets"
     );
-    let mine = committed(&repl_group, &topic);
+    let mine = committed(&topic, &repl_group, PARTITIONS);
     assert!(
-        mine.iter().all(|o| *o == Offset::Invalid),
+        mine.iter().all(|o| *o == -1),
         "the shell's group {repl_group} committed offsets: {mine:?}"
     );
 }

@@ -16,7 +16,7 @@ mod status;
 mod tap;
 mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -232,7 +232,8 @@ fn start(settings: Settings, set: RuleSet) -> Result<(), String> {
         pipeline.restore_engine(r.engine);
         resume_at = r.resume_at;
     }
-    let source = open_source(&settings, &registry, commit.clone())?;
+    let start_at = resume_at.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let source = open_source(&settings, &registry, commit.clone(), start_at)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (apply_tx, apply_rx) = std::sync::mpsc::sync_channel(1);
@@ -286,6 +287,7 @@ fn open_source(
     settings: &Settings,
     registry: &TypeRegistry,
     commit: Arc<OffsetsToCommit>,
+    start_at: BTreeMap<TopicPartition, i64>,
 ) -> Result<RunningSource, String> {
     match &settings.source {
         SourceSettings::File { path, follow } => source::file::spawn(path.clone(), *follow)
@@ -307,7 +309,10 @@ fn open_source(
                 from_beginning: *from_beginning,
                 options: settings.kafka_options.clone(),
             };
-            source::kafka::spawn(config, commit).map_err(|e| e.to_string())
+            // The daemon owns every partition of its topics (no group rebalances): its
+            // checkpointed state needs all of them from the first step to keep event-time
+            // order. The group only holds the committed offsets.
+            source::kafka::spawn_assigned(config, commit, start_at).map_err(|e| e.to_string())
         }
     }
 }

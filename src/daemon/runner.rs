@@ -42,9 +42,8 @@ pub struct EngineThread {
     /// The running rules: name and text hash, and the set's hash.
     pub rules: Vec<(String, String)>,
     pub rule_set_hash: String,
-    /// After a restore: per partition, the checkpoint's next offset. Records before it are
-    /// already in the restored state (the group's committed offset may lag the checkpoint
-    /// by the commit that did not happen before a crash) and are skipped.
+    /// After a restore: per partition, the checkpoint's next offset. The source seeks each
+    /// partition there; any record before it (already in the restored state) is skipped.
     pub resume_at: HashMap<TopicPartition, i64>,
     /// Partitions whose first record after a restore was checked.
     pub warned_gap: HashSet<TopicPartition>,
@@ -124,8 +123,9 @@ impl EngineThread {
         };
         if *offset > start && !self.warned_gap.contains(tp) {
             tracing::warn!(partition = %tp, checkpoint = start, first = offset,
-                "The group's committed offset is past the restored checkpoint (a newer \
-                 checkpoint was damaged); the records in between are not replayed.");
+                "The first record read after the restore is past the checkpoint's offset \
+                 (the records in between were deleted by retention, or the broker skipped \
+                 them); they are not replayed.");
             self.warned_gap.insert(tp.clone());
         }
         self.warned_gap.insert(tp.clone());

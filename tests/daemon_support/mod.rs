@@ -1,126 +1,15 @@
-//! Running `cepheus daemon` against the real broker (Tansu on 127.0.0.1:19092, started
-//! with scripts/kafka/broker.sh like tests/kafka_pipeline.rs does), talking to its admin
-//! API over plain HTTP, and reading what it produced.
+//! Running `cepheus daemon` against the real broker (tests/kafka_support: a test binary
+//! declares both modules), talking to its admin API over plain HTTP, and reading what it
+//! produced.
 #![allow(dead_code)]
+
+pub use crate::kafka_support::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-
-const PORT: u16 = 19092;
-pub const BROKER: &str = "127.0.0.1:19092";
-
-/// The broker's address; starts it when it is not running; panics with what to do otherwise.
-pub fn broker() -> &'static str {
-    let up = || {
-        TcpStream::connect_timeout(&([127, 0, 0, 1], PORT).into(), Duration::from_secs(1)).is_ok()
-    };
-    if !up() {
-        let status = Command::new("bash")
-            .arg(script())
-            .args(["start", &PORT.to_string()])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()) && up(),
-            "the Kafka broker on {BROKER} is not running and could not be started: \
-             run `scripts/kafka/broker.sh start {PORT}` (it installs Tansu the first time)"
-        );
-    }
-    BROKER
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka/broker.sh")
-}
-
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
-}
-
-pub fn create_topic(name: &str, partitions: u32) {
-    broker();
-    let out = Command::new("bash")
-        .arg(script())
-        .args(["topic", name, &partitions.to_string(), &PORT.to_string()])
-        .output()
-        .expect("broker.sh runs");
-    assert!(
-        out.status.success(),
-        "creating topic {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Produces `(key, value)` records and waits until the broker has them all.
-pub fn produce(topic: &str, records: &[(String, String)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    for (k, v) in records {
-        let mut r = BaseRecord::to(topic).key(k.as_str()).payload(v.as_str());
-        loop {
-            match producer.send(r) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    r = back;
-                    producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => panic!("producing to {topic}: {e}"),
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .expect("all records acknowledged");
-}
-
-/// Every value on `topic` (from the beginning), once `want` arrived and a quiet second passed.
-pub fn consume(topic: &str, want: usize, timeout: Duration) -> Vec<serde_json::Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("group.id", unique("check"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let started = Instant::now();
-    let mut got = Vec::new();
-    let mut quiet_since: Option<Instant> = None;
-    while started.elapsed() < timeout {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                let v = serde_json::from_slice(m.payload().unwrap_or_default())
-                    .expect("the alert is JSON");
-                got.push(v);
-                quiet_since = None;
-            }
-            _ => {
-                if got.len() >= want {
-                    let q = *quiet_since.get_or_insert_with(Instant::now);
-                    if q.elapsed() > Duration::from_secs(1) {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    got
-}
 
 /// A free loopback port for the admin API.
 pub fn free_port() -> u16 {

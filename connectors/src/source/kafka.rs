@@ -3,7 +3,13 @@
 //! partitions (keeps polling for group membership) instead of buffering. Offsets are never
 //! auto-committed: the thread commits what [`OffsetsToCommit`] holds, which the pipeline
 //! (or the daemon, after a checkpoint) fills from an [`crate::offsets::OffsetTracker`].
-use std::collections::BTreeMap;
+//!
+//! Two ways to own partitions: [`spawn`] joins the consumer group (`subscribe`: the group
+//! shares the partitions among its members, as `cepheus run` does), and [`spawn_assigned`]
+//! assigns every partition of the topics itself and seeks each to a given offset, using the
+//! group only to commit (as Flink's Kafka source does; the daemon, whose checkpointed state
+//! needs every partition from its first step).
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -81,15 +87,83 @@ pub enum KafkaSourceError {
         topics: String,
         source: rdkafka::error::KafkaError,
     },
+    #[error(
+        "cannot read the partitions of {what}: {source}; check that the broker is reachable \
+         (--kafka) and the security settings (--kafka-option)"
+    )]
+    Metadata {
+        /// `topic T from BROKERS`.
+        what: String,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot assign the partitions {partitions}: {source}")]
+    Assign {
+        partitions: String,
+        source: rdkafka::error::KafkaError,
+    },
     #[error("cannot start the source thread: {0}")]
     Thread(#[from] std::io::Error),
 }
 
-/// Starts consuming. Offsets are committed from `commit` only.
+/// Starts consuming as a member of the consumer group (`subscribe`): the group decides which
+/// partitions this consumer reads. Offsets are committed from `commit` only.
 pub fn spawn(
     config: KafkaSourceConfig,
     commit: Arc<OffsetsToCommit>,
 ) -> Result<RunningSource, KafkaSourceError> {
+    let consumer = create(&config)?;
+    let names: Vec<&str> = config.topics.iter().map(|t| t.topic.as_str()).collect();
+    consumer
+        .subscribe(&names)
+        .map_err(|source| KafkaSourceError::Subscribe {
+            topics: names.join(","),
+            source,
+        })?;
+    Ok(RunningSource::spawn("source-kafka", move |tx, flags| {
+        Poller::new(consumer, &config, commit, None).run(&tx, &flags);
+    })?)
+}
+
+/// Starts consuming every partition of the configured topics, assigned by this consumer
+/// itself (no group membership, no rebalances): a partition listed in `start_at` starts at
+/// that offset (the next one to consume, e.g. from a checkpoint); any other at the group's
+/// committed offset, or, without one, the earliest (`from_beginning`) or latest offset.
+/// The group (`group.id`) is used only to commit the offsets `commit` holds. Partitions
+/// added to a topic later are found within [`DISCOVERY_INTERVAL`] and read from their start.
+pub fn spawn_assigned(
+    config: KafkaSourceConfig,
+    commit: Arc<OffsetsToCommit>,
+    start_at: BTreeMap<TopicPartition, i64>,
+) -> Result<RunningSource, KafkaSourceError> {
+    let consumer = create(&config)?;
+    let mut discovery = Discovery {
+        topics: config.topics.iter().map(|t| t.topic.clone()).collect(),
+        known: BTreeSet::new(),
+        start_at,
+        last: Instant::now(),
+    };
+    let partitions = discovery.lookup(&consumer, METADATA_TIMEOUT, &config.brokers)?;
+    // Partitions without a start offset: the group's committed offset, else the reset policy.
+    let tpl = discovery.positions(&partitions, Offset::Stored);
+    consumer
+        .assign(&tpl)
+        .map_err(|source| KafkaSourceError::Assign {
+            partitions: describe(&partitions),
+            source,
+        })?;
+    tracing::info!(partitions = %describe(&partitions), "Kafka partitions assigned");
+    discovery.known.extend(partitions);
+    Ok(RunningSource::spawn("source-kafka", move |tx, flags| {
+        Poller::new(consumer, &config, commit, Some(discovery)).run(&tx, &flags);
+    })?)
+}
+
+/// How long a metadata request (the partitions of a topic) may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an assigning source looks for partitions added to its topics.
+pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+
+fn create(config: &KafkaSourceConfig) -> Result<BaseConsumer, KafkaSourceError> {
     let mut cc = ClientConfig::new();
     cc.set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group)
@@ -107,41 +181,119 @@ pub fn spawn(
     for (k, v) in &config.options {
         cc.set(k, v);
     }
-    let consumer: BaseConsumer = cc.create().map_err(|source| KafkaSourceError::Create {
+    cc.create().map_err(|source| KafkaSourceError::Create {
         brokers: config.brokers.clone(),
         source,
-    })?;
-    let names: Vec<&str> = config.topics.iter().map(|t| t.topic.as_str()).collect();
-    consumer
-        .subscribe(&names)
-        .map_err(|source| KafkaSourceError::Subscribe {
-            topics: names.join(","),
-            source,
-        })?;
-    let types: BTreeMap<String, (Arc<str>, Arc<str>)> = config
-        .topics
-        .iter()
-        .map(|t| {
-            (
-                t.topic.clone(),
-                (t.topic.as_str().into(), t.event_type.as_str().into()),
-            )
-        })
-        .collect();
-    Ok(RunningSource::spawn("source-kafka", move |tx, flags| {
-        let mut poller = Poller {
-            consumer,
-            types,
-            commit,
-            committed: BTreeMap::new(),
-            last_commit: Instant::now(),
+    })
+}
+
+fn describe(partitions: &[(String, i32)]) -> String {
+    let list: Vec<String> = partitions.iter().map(|(t, p)| format!("{t}/{p}")).collect();
+    list.join(",")
+}
+
+/// The partitions an assigning source owns, and where partitions it has not assigned yet
+/// start.
+struct Discovery {
+    topics: Vec<String>,
+    known: BTreeSet<(String, i32)>,
+    start_at: BTreeMap<TopicPartition, i64>,
+    last: Instant,
+}
+
+impl Discovery {
+    /// Every partition of the topics, from the broker's metadata. A topic that does not
+    /// exist (yet) has none.
+    fn lookup(
+        &self,
+        consumer: &BaseConsumer,
+        timeout: Duration,
+        brokers: &str,
+    ) -> Result<Vec<(String, i32)>, KafkaSourceError> {
+        let mut out = Vec::new();
+        for topic in &self.topics {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), timeout)
+                .map_err(|source| KafkaSourceError::Metadata {
+                    what: format!("topic {topic} from {brokers}"),
+                    source,
+                })?;
+            for t in metadata.topics() {
+                if let Some(e) = t.error() {
+                    tracing::warn!(topic = t.name(), error = ?e,
+                        "The topic has no partitions yet (does it exist?); looking again every {:?}.",
+                        DISCOVERY_INTERVAL);
+                    continue;
+                }
+                out.extend(
+                    t.partitions()
+                        .iter()
+                        .map(|p| (t.name().to_string(), p.id())),
+                );
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Start positions: the given offset where there is one, else `otherwise`.
+    fn positions(&self, partitions: &[(String, i32)], otherwise: Offset) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            let tp = TopicPartition {
+                topic: topic.as_str().into(),
+                partition: *partition,
+            };
+            let offset = self
+                .start_at
+                .get(&tp)
+                .map_or(otherwise, |o| Offset::Offset(*o));
+            let _ = tpl.add_partition_offset(topic, *partition, offset);
+        }
+        tpl
+    }
+
+    /// Assigns partitions that appeared since the last look (from their first record: all
+    /// of them were written after this source started). Failures are retried later.
+    fn discover(&mut self, consumer: &BaseConsumer, brokers: &str) {
+        if self.last.elapsed() < DISCOVERY_INTERVAL {
+            return;
+        }
+        self.last = Instant::now();
+        let found = match self.lookup(consumer, Duration::from_secs(2), brokers) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(error = %e, "Looking for new partitions failed; trying again later.");
+                return;
+            }
         };
-        poller.run(&tx, &flags);
-    })?)
+        let new: Vec<(String, i32)> = found
+            .into_iter()
+            .filter(|p| !self.known.contains(p))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        let tpl = self.positions(&new, Offset::Beginning);
+        match consumer.incremental_assign(&tpl) {
+            Ok(()) => {
+                tracing::info!(partitions = %describe(&new), "New Kafka partitions assigned");
+                self.known.extend(new);
+            }
+            Err(e) => {
+                tracing::warn!(partitions = %describe(&new), error = %e,
+                    "Cannot assign new partitions; trying again later.");
+            }
+        }
+    }
 }
 
 struct Poller {
     consumer: BaseConsumer,
+    brokers: String,
+    /// Set for a source that assigns its partitions itself.
+    discovery: Option<Discovery>,
     /// topic -> (topic, event type), shared strings for the records.
     types: BTreeMap<String, (Arc<str>, Arc<str>)>,
     commit: Arc<OffsetsToCommit>,
@@ -150,10 +302,40 @@ struct Poller {
 }
 
 impl Poller {
+    fn new(
+        consumer: BaseConsumer,
+        config: &KafkaSourceConfig,
+        commit: Arc<OffsetsToCommit>,
+        discovery: Option<Discovery>,
+    ) -> Poller {
+        let types = config
+            .topics
+            .iter()
+            .map(|t| {
+                (
+                    t.topic.clone(),
+                    (t.topic.as_str().into(), t.event_type.as_str().into()),
+                )
+            })
+            .collect();
+        Poller {
+            consumer,
+            brokers: config.brokers.clone(),
+            discovery,
+            types,
+            commit,
+            committed: BTreeMap::new(),
+            last_commit: Instant::now(),
+        }
+    }
+
     fn run(&mut self, tx: &SyncSender<SourceMessage>, flags: &SourceFlags) {
         let stop = &flags.stop;
         let mut assigned = Vec::new();
         while !stop.load(Ordering::Relaxed) {
+            if let Some(d) = &mut self.discovery {
+                d.discover(&self.consumer, &self.brokers);
+            }
             let batch = self.poll_batch();
             // Assignments change inside poll, before the records of new partitions arrive.
             let now = self.assigned();

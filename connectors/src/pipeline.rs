@@ -210,6 +210,18 @@ impl Pipeline {
         self.watermarks.assign(&streams, now);
     }
 
+    /// For the daemon: what [`Pipeline::run`] does around each step for idleness. A paused
+    /// source's partitions are silent because the pipeline is busy, not idle; time the step
+    /// that started at `started` spent busy does not count towards the idle timeout either.
+    pub fn account_busy(&mut self, source_paused: bool, started: Instant) {
+        let done = Instant::now();
+        if source_paused {
+            self.watermarks.hold_idleness(done);
+        }
+        self.watermarks
+            .credit_busy(done.duration_since(started), done);
+    }
+
     /// Runs until the source ends, stays idle for `stop_after_idle`, or a sink closes.
     pub fn run(&mut self, source: &RunningSource) -> RunEnd {
         let mut last_record = Instant::now();

@@ -60,8 +60,10 @@ impl EngineThread {
             if self.stop.load(Ordering::SeqCst) {
                 break Ok(());
             }
+            let msg = self.source.receiver.recv_timeout(TICK);
+            // The step starts once there is something to do: waiting counts towards idleness.
             let now = Instant::now();
-            match self.source.receiver.recv_timeout(TICK) {
+            match msg {
                 Ok(SourceMessage::Records(mut records)) => {
                     if !self.resume_at.is_empty() {
                         records.retain(|r| self.not_yet_in_state(r));
@@ -87,6 +89,8 @@ impl EngineThread {
             if let Err(closed) = self.pipeline.deliver() {
                 break Err(closed.to_string());
             }
+            // A busy pipeline (or a source paused because of it) does not make partitions idle.
+            self.pipeline.account_busy(self.source.paused(), now);
             while let Ok(apply) = self.apply.try_recv() {
                 self.reload(apply);
             }

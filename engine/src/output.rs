@@ -38,9 +38,12 @@ pub struct OutputLimiter {
     first_done: bool,
     /// `output first`, grouped: per group, last post time and events counted.
     group_first: KeyMap<(EventTime, u64)>,
-    /// `output all`, fully aggregated grouped: every group seen, with an event
-    /// to read its key columns from and the row it last posted.
+    /// `output all`, grouped: every group seen, with an event to read its
+    /// columns from and (fully aggregated) the row it last posted.
     all_groups: KeyMap<(EventRef, Option<Row>)>,
+    /// `output all`, aggregated grouped: the groups an event entered or left
+    /// since the last output.
+    seen: KeyMap<()>,
 }
 
 impl OutputLimiter {
@@ -55,6 +58,7 @@ impl OutputLimiter {
             first_done: false,
             group_first: KeyMap::default(),
             all_groups: KeyMap::default(),
+            seen: KeyMap::default(),
         }
     }
 
@@ -67,7 +71,7 @@ impl OutputLimiter {
     pub fn on_step(
         &mut self,
         now: EventTime,
-        rows: StepRows,
+        mut rows: StepRows,
         inserted: &[EventRef],
         removed: &[EventRef],
         rs: &ResultSet,
@@ -90,6 +94,9 @@ impl OutputLimiter {
         }
         if spec.mode == OutputMode::All && self.shape == Shape::FullyAggregatedGrouped {
             self.remember_groups(&rows, inserted, rs);
+        }
+        if spec.mode == OutputMode::All && self.shape == Shape::AggregatedGrouped {
+            self.track_event_groups(&mut rows, inserted, removed, rs);
         }
         self.steps.push(rows);
         self.new_count += inserted.len() as u64;
@@ -130,9 +137,14 @@ impl OutputLimiter {
         &mut self,
         now: EventTime,
         spec: OutputSpec,
-        rows: StepRows,
+        mut rows: StepRows,
         events: u64,
     ) -> Option<Released> {
+        if self.shape == Shape::AggregatedGrouped {
+            // Esper posts the row of an event leaving the window as a new row
+            // here, with or without irstream (statement.rs asks for those rows).
+            rows.insert.append(&mut rows.remove);
+        }
         let out = if self.shape.grouped() {
             let mut pass = |row: &Row| -> bool {
                 let key = row.key.clone().unwrap_or(GroupKey(Box::new([])));
@@ -217,6 +229,34 @@ impl OutputLimiter {
         }
     }
 
+    /// `output all`, aggregated grouped: each group keeps its latest event;
+    /// a group that lost an event in this step also posts a row read from that
+    /// latest event with the aggregates after the step.
+    fn track_event_groups(
+        &mut self,
+        rows: &mut StepRows,
+        inserted: &[EventRef],
+        removed: &[EventRef],
+        rs: &ResultSet,
+    ) {
+        for e in inserted {
+            let key = rs.group_key(e);
+            self.seen.insert(key.clone(), ());
+            self.all_groups.insert(key, (e.clone(), None));
+        }
+        let mut left: KeyMap<()> = KeyMap::default();
+        for e in removed {
+            let key = rs.group_key(e);
+            self.seen.insert(key.clone(), ());
+            left.insert(key, ());
+        }
+        for key in left.keys() {
+            if let Some((rep, _)) = self.all_groups.get(key) {
+                rows.insert.extend(rs.group_row(key, rep));
+            }
+        }
+    }
+
     fn release(
         &mut self,
         mode: OutputMode,
@@ -239,6 +279,19 @@ impl OutputLimiter {
                     }
                     *prev = cur;
                 }
+            }
+            (OutputMode::All, Shape::AggregatedGrouped) => {
+                for s in steps {
+                    out.insert.extend(s.insert);
+                    out.remove.extend(s.remove);
+                }
+                // Groups without events in the interval repeat their row.
+                for (key, (rep, _)) in &self.all_groups {
+                    if !self.seen.contains_key(key) {
+                        out.insert.extend(rs.group_row(key, rep));
+                    }
+                }
+                self.seen.clear();
             }
             (OutputMode::Last, Shape::FullyAggregatedUngrouped) => {
                 let current = rs.current_row();

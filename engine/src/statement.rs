@@ -4,12 +4,12 @@ mod snapshot;
 
 use std::sync::Arc;
 
-use cepheus_parser::StreamSelector;
+use cepheus_parser::{OutputMode, StreamSelector};
 
 use crate::expr::Scope;
 use crate::matcher::PatternMatcher;
 use crate::output::{OutputLimiter, Released};
-use crate::plan::{InputPlan, StatementPlan};
+use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::result_set::{ResultSet, Row, Wanted};
 use crate::schema::{EventType, FieldInfo, TypeId};
 use crate::time::EventTime;
@@ -72,9 +72,13 @@ impl Statement {
                 (None, Some(PatternMatcher::new(p.clone(), start)), Some(ty))
             }
         };
+        // Aggregated grouped `output first` posts the rows of leaving events
+        // as new rows (see `OutputLimiter::first`), so it needs them always.
+        let first_grouped = plan.shape == Shape::AggregatedGrouped
+            && plan.output.is_some_and(|o| o.mode == OutputMode::First);
         let want = Wanted {
             insert: plan.selector != StreamSelector::RStream,
-            remove: plan.selector != StreamSelector::IStream,
+            remove: plan.selector != StreamSelector::IStream || first_grouped,
         };
         Statement {
             result: ResultSet::new(plan.clone()),
@@ -185,7 +189,7 @@ impl Statement {
             let window = &self.window;
             let contents = || window_contents(window);
             if let Some(r) = self.limiter.on_time(now, &self.result, &contents) {
-                out.push(self.finish(r));
+                out.extend(self.finish(r));
             }
         }
     }
@@ -224,15 +228,16 @@ impl Statement {
             &self.result,
             &contents,
         ) {
-            out.push(self.finish(r));
+            out.extend(self.finish(r));
         }
     }
 
-    /// Order, limit and map released rows to the listener's streams.
-    fn finish(&self, r: Released) -> Output {
+    /// Order, limit and map released rows to the listener's streams; nothing
+    /// when the selected streams carry no rows.
+    fn finish(&self, r: Released) -> Option<Output> {
         let insert = self.order_and_limit(r.insert);
         let remove = self.order_and_limit(r.remove);
-        match self.plan.selector {
+        let out = match self.plan.selector {
             StreamSelector::IStream => Output {
                 insert,
                 remove: Vec::new(),
@@ -242,7 +247,8 @@ impl Statement {
                 remove: Vec::new(),
             },
             StreamSelector::IRStream => Output { insert, remove },
-        }
+        };
+        (!out.insert.is_empty() || !out.remove.is_empty()).then_some(out)
     }
 
     fn order_and_limit(&self, mut rows: Vec<Row>) -> Vec<Vec<Value>> {

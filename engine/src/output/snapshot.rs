@@ -16,6 +16,7 @@ pub(crate) struct LimiterState {
     first_done: bool,
     group_first: Vec<(Vec<ValueRecord>, i64, u64)>,
     all_groups: Vec<(Vec<ValueRecord>, u64, Option<RowRecord>)>,
+    seen: Vec<Vec<ValueRecord>>,
 }
 
 impl OutputLimiter {
@@ -43,6 +44,7 @@ impl OutputLimiter {
                 .iter()
                 .map(|(k, (rep, row))| (w.key(k), w.event(rep), row.as_ref().map(|r| r.save(w))))
                 .collect(),
+            seen: self.seen.keys().map(|k| w.key(k)).collect(),
         }
     }
 
@@ -71,6 +73,10 @@ impl OutputLimiter {
             let row = row.as_ref().map(|r| Row::restore(r, links)).transpose()?;
             all_groups.insert(links.key(k)?, (links.event(*rep)?, row));
         }
+        let mut seen = KeyMap::default();
+        for k in &saved.seen {
+            seen.insert(links.key(k)?, ());
+        }
         self.steps = steps;
         self.new_count = saved.new_count;
         self.old_count = saved.old_count;
@@ -78,6 +84,7 @@ impl OutputLimiter {
         self.first_done = saved.first_done;
         self.group_first = group_first;
         self.all_groups = all_groups;
+        self.seen = seen;
         Ok(())
     }
 }

@@ -31,31 +31,27 @@ fn readings(from: i64, n: i64) -> Vec<(String, String)> {
         .collect()
 }
 
-fn daemon_args(rules: &Path, topic: &str, group: &str, dir: &Path) -> Vec<String> {
-    [
-        "--rules",
-        &rules.display().to_string(),
-        "--kafka",
-        broker(),
-        "--topic",
-        &format!("{topic}:TemperatureEvent"),
-        "--group",
+fn admin_test_args(rules: &Path, topic: &str, group: &str, dir: &Path) -> Vec<String> {
+    let checkpoints = dir.join("checkpoints").display().to_string();
+    let sink = format!("file:{}", dir.join("alerts.jsonl").display());
+    let dead = format!("file:{}", dir.join("dead.jsonl").display());
+    daemon_args(
+        rules,
+        topic,
         group,
-        "--from-beginning",
-        "--idle-timeout",
-        "1s",
-        "--checkpoint-dir",
-        &dir.join("checkpoints").display().to_string(),
-        "--checkpoint-interval",
-        "1s",
-        "--sink",
-        &format!("file:{}", dir.join("alerts.jsonl").display()),
-        "--dead-letter",
-        &format!("file:{}", dir.join("dead.jsonl").display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+        &[
+            "--idle-timeout",
+            "1s",
+            "--checkpoint-dir",
+            &checkpoints,
+            "--checkpoint-interval",
+            "1s",
+            "--sink",
+            &sink,
+            "--dead-letter",
+            &dead,
+        ],
+    )
 }
 
 #[test]
@@ -67,7 +63,7 @@ fn admin_api_and_a_graceful_stop_that_a_restart_resumes_from() {
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("mkdir");
     std::fs::write(rules.join("t.epl"), RULES).expect("write");
-    let args = daemon_args(&rules, &topic, &group, dir.path());
+    let args = admin_test_args(&rules, &topic, &group, dir.path());
     let mut d = Daemon::start(&args, &dir.path().join("daemon.log"));
 
     d.wait_until("200 events are processed", Duration::from_secs(60), |d| {
@@ -196,18 +192,8 @@ fn a_non_loopback_admin_address_needs_a_token_checked_on_every_request() {
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("mkdir");
     std::fs::write(rules.join("t.epl"), RULES).expect("write");
-    let base = [
-        "daemon",
-        "--rules",
-        &rules.display().to_string(),
-        "--kafka",
-        broker(),
-        "--topic",
-        &format!("{topic}:TemperatureEvent"),
-        "--group",
-        &group,
-    ]
-    .map(String::from);
+    let mut base = vec!["daemon".to_string()];
+    base.extend(daemon_args(&rules, &topic, &group, &[]));
     let port = free_port();
     let open = format!("0.0.0.0:{port}");
     let refused = Command::new(env!("CARGO_BIN_EXE_cepheus"))

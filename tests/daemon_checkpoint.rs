@@ -56,29 +56,26 @@ fn killed_twenty_times_while_events_flow_it_delivers_exactly_the_alerts_of_an_un
     std::fs::create_dir(&rules).expect("mkdir");
     std::fs::write(rules.join("t.epl"), RULES).expect("write");
     let alerts_file = dir.path().join("alerts.jsonl");
-    let args: Vec<String> = [
-        "--rules",
-        &rules.display().to_string(),
-        "--kafka",
-        broker(),
-        "--topic",
-        &format!("{topic}:TemperatureEvent"),
-        "--group",
+    let checkpoints = dir.path().join("checkpoints").display().to_string();
+    let sink = format!("file:{}", alerts_file.display());
+    let dead = format!("file:{}", dir.path().join("dead.jsonl").display());
+    let args = daemon_args(
+        &rules,
+        &topic,
         &group,
-        "--from-beginning",
-        "--idle-timeout",
-        "10s",
-        "--checkpoint-dir",
-        &dir.path().join("checkpoints").display().to_string(),
-        "--checkpoint-interval",
-        "300ms",
-        "--sink",
-        &format!("file:{}", alerts_file.display()),
-        "--dead-letter",
-        &format!("file:{}", dir.path().join("dead.jsonl").display()),
-    ]
-    .map(String::from)
-    .to_vec();
+        &[
+            "--idle-timeout",
+            "10s",
+            "--checkpoint-dir",
+            &checkpoints,
+            "--checkpoint-interval",
+            "300ms",
+            "--sink",
+            &sink,
+            "--dead-letter",
+            &dead,
+        ],
+    );
 
     let producer_topic = topic.clone();
     let producer = std::thread::spawn(move || {

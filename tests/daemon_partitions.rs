@@ -21,25 +21,21 @@ fn partitions_that_appear_while_the_daemon_runs_are_read_from_their_start() {
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).expect("mkdir");
     std::fs::write(rules.join("t.epl"), RULES).expect("write");
-    let args: Vec<String> = [
-        "--rules",
-        &rules.display().to_string(),
-        "--kafka",
-        broker(),
-        "--topic",
-        &format!("{topic}:TemperatureEvent"),
-        "--group",
+    let checkpoints = dir.path().join("checkpoints").display().to_string();
+    let sink = format!("file:{}", dir.path().join("alerts.jsonl").display());
+    let args = daemon_args(
+        &rules,
+        &topic,
         &unique("g"),
-        "--from-beginning",
-        "--idle-timeout",
-        "1s",
-        "--checkpoint-dir",
-        &dir.path().join("checkpoints").display().to_string(),
-        "--sink",
-        &format!("file:{}", dir.path().join("alerts.jsonl").display()),
-    ]
-    .map(String::from)
-    .to_vec();
+        &[
+            "--idle-timeout",
+            "1s",
+            "--checkpoint-dir",
+            &checkpoints,
+            "--sink",
+            &sink,
+        ],
+    );
     let d = Daemon::start(&args, &dir.path().join("d.log"));
 
     // Created only now: the daemon started with no partition to read.

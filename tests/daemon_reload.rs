@@ -47,21 +47,8 @@ fn save_by_rename(path: &Path, text: &str) {
 }
 
 fn args(rules: &Path, topic: &str, dir: &Path) -> Vec<String> {
-    [
-        "--rules",
-        &rules.display().to_string(),
-        "--kafka",
-        broker(),
-        "--topic",
-        &format!("{topic}:TemperatureEvent"),
-        "--group",
-        &unique("g"),
-        "--from-beginning",
-        "--sink",
-        &format!("file:{}", dir.join("alerts.jsonl").display()),
-    ]
-    .map(String::from)
-    .to_vec()
+    let sink = format!("file:{}", dir.join("alerts.jsonl").display());
+    daemon_args(rules, topic, &unique("g"), &["--sink", &sink])
 }
 
 /// How many reloads ended with `outcome`. One save can wake the watcher more

@@ -19,6 +19,26 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// `--rules RULES --kafka BROKER --topic TOPIC:TemperatureEvent --group GROUP
+/// --from-beginning` followed by `more`.
+pub fn daemon_args(rules: &Path, topic: &str, group: &str, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--rules",
+        &rules.display().to_string(),
+        "--kafka",
+        broker(),
+        "--topic",
+        &format!("{topic}:TemperatureEvent"),
+        "--group",
+        group,
+        "--from-beginning",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
 /// A running daemon; its log goes to a file shown when a check fails.
 pub struct Daemon {
     pub child: Child,

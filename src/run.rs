@@ -219,6 +219,7 @@ fn open_source(
         topics,
         from_beginning: args.from_beginning,
         options: kafka_options,
+        lag: Arc::default(),
     };
     source::kafka::spawn(config, commit).map_err(|e| e.to_string())
 }

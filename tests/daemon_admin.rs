@@ -106,6 +106,13 @@ fn admin_api_and_a_graceful_stop_that_a_restart_resumes_from() {
     d.wait_until("a checkpoint is written", Duration::from_secs(30), |d| {
         d.metric("cepheus_checkpoints_total", "outcome=\"ok\"") >= 1.0
     });
+    // The consumer has caught up: the broker holds nothing past its position.
+    let caught_up = format!("cepheus_consumer_lag{{partition=\"{topic}/0\"}} 0\n");
+    d.wait_until(
+        "the consumer lag is measured",
+        Duration::from_secs(30),
+        |d| d.get("/metrics").1.contains(&caught_up),
+    );
 
     let rules_view = d.rules();
     let names: Vec<&str> = rules_view["rules"]

@@ -47,6 +47,8 @@ pub struct Values {
     /// Per partition: records whose effects are delivered but not yet in a durable
     /// checkpoint, so not committed (the consumer group's lag behind the pipeline).
     pub uncommitted: BTreeMap<String, i64>,
+    /// Per partition: records on the broker past the consumer's position.
+    pub consumer_lag: BTreeMap<String, i64>,
     pub records_in_flight: u64,
     pub state: BTreeMap<String, StateSize>,
     pub engine_time_ms: i64,
@@ -147,6 +149,17 @@ impl Metrics {
             "gauge",
             "Records processed but not committed yet (not in a durable checkpoint), per partition.",
             lag,
+        );
+        let consumer_lag = v
+            .consumer_lag
+            .iter()
+            .map(|(p, n)| (format!("{{partition=\"{}\"}}", escape(p)), n.to_string()))
+            .collect();
+        family(
+            "cepheus_consumer_lag",
+            "gauge",
+            "Records on the broker past the consumer's position, per partition.",
+            consumer_lag,
         );
         family(
             "cepheus_records_in_flight",

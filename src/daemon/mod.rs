@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use cepheus_connectors::dead_letter::DeadLetters;
 use cepheus_connectors::duration::parse_duration;
 use cepheus_connectors::pipeline::Pipeline;
-use cepheus_connectors::source::kafka::{KafkaSourceConfig, OffsetsToCommit};
+use cepheus_connectors::source::kafka::{ConsumerLag, KafkaSourceConfig, OffsetsToCommit};
 use cepheus_connectors::source::{self, RunningSource, TopicPartition};
 use cepheus_engine::{Engine, EngineCheckpoint, TypeRegistry};
 
@@ -233,7 +233,8 @@ fn start(settings: Settings, set: RuleSet) -> Result<(), String> {
         resume_at = r.resume_at;
     }
     let start_at = resume_at.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    let source = open_source(&settings, &registry, commit.clone(), start_at)?;
+    let lag = Arc::new(ConsumerLag::default());
+    let source = open_source(&settings, &registry, commit.clone(), start_at, lag.clone())?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (apply_tx, apply_rx) = std::sync::mpsc::sync_channel(1);
@@ -272,6 +273,7 @@ fn start(settings: Settings, set: RuleSet) -> Result<(), String> {
         rule_set_hash: set.hash,
         resume_at,
         warned_gap: HashSet::new(),
+        lag,
     };
     let admin = admin::AdminState {
         metrics,
@@ -288,6 +290,7 @@ fn open_source(
     registry: &TypeRegistry,
     commit: Arc<OffsetsToCommit>,
     start_at: BTreeMap<TopicPartition, i64>,
+    lag: Arc<ConsumerLag>,
 ) -> Result<RunningSource, String> {
     match &settings.source {
         SourceSettings::File { path, follow } => source::file::spawn(path.clone(), *follow)
@@ -308,6 +311,7 @@ fn open_source(
                 topics,
                 from_beginning: *from_beginning,
                 options: settings.kafka_options.clone(),
+                lag,
             };
             // The daemon owns every partition of its topics (no group rebalances): its
             // checkpointed state needs all of them from the first step to keep event-time

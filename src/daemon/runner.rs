@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cepheus_connectors::pipeline::Pipeline;
-use cepheus_connectors::source::kafka::OffsetsToCommit;
+use cepheus_connectors::source::kafka::{ConsumerLag, OffsetsToCommit};
 use cepheus_connectors::source::{Position, Record, RunningSource, SourceMessage, TopicPartition};
 
 use super::checkpoint_store::{CheckpointData, CheckpointStore, PartitionOffset};
@@ -47,6 +47,8 @@ pub struct EngineThread {
     pub resume_at: HashMap<TopicPartition, i64>,
     /// Partitions whose first record after a restore was checked.
     pub warned_gap: HashSet<TopicPartition>,
+    /// Measured by the Kafka source (empty for other sources).
+    pub lag: Arc<ConsumerLag>,
 }
 
 impl EngineThread {
@@ -275,6 +277,12 @@ impl EngineThread {
                     })
                     .collect();
             }
+            m.consumer_lag = self
+                .lag
+                .snapshot()
+                .into_iter()
+                .map(|(tp, n)| (tp.to_string(), n))
+                .collect();
             m.state = state.clone();
         }
         let mut view = self.status.lock();

@@ -45,6 +45,8 @@ pub struct KafkaSourceConfig {
     pub from_beginning: bool,
     /// Extra librdkafka settings (`security.protocol`, `sasl.*`, `ssl.*`, ...).
     pub options: Vec<(String, String)>,
+    /// Filled by the source thread; read by whoever reports metrics.
+    pub lag: Arc<ConsumerLag>,
 }
 
 /// Offsets (next offset to consume, per partition) that may be committed. Shared by whoever
@@ -71,6 +73,26 @@ impl OffsetsToCommit {
             .clone()
     }
 }
+
+/// Consumer lag per partition: records the broker holds past this consumer's position
+/// (high watermark minus position), refreshed by the source thread every [`LAG_INTERVAL`].
+#[derive(Debug, Default)]
+pub struct ConsumerLag {
+    lag: Mutex<BTreeMap<TopicPartition, i64>>,
+}
+
+impl ConsumerLag {
+    pub fn snapshot(&self) -> BTreeMap<TopicPartition, i64> {
+        self.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, lag: BTreeMap<TopicPartition, i64>) {
+        *self.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
+    }
+}
+
+/// How often the consumer lag is measured (one watermark query per partition).
+pub const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Errors that stop a Kafka source from starting.
 #[derive(Debug, thiserror::Error)]
@@ -299,6 +321,8 @@ struct Poller {
     commit: Arc<OffsetsToCommit>,
     committed: BTreeMap<TopicPartition, i64>,
     last_commit: Instant,
+    lag: Arc<ConsumerLag>,
+    last_lag: Option<Instant>,
 }
 
 impl Poller {
@@ -326,6 +350,8 @@ impl Poller {
             commit,
             committed: BTreeMap::new(),
             last_commit: Instant::now(),
+            lag: config.lag.clone(),
+            last_lag: None,
         }
     }
 
@@ -352,8 +378,43 @@ impl Poller {
                 break;
             }
             self.commit_if_due();
+            self.measure_lag_if_due();
         }
         self.commit_now();
+    }
+
+    fn measure_lag_if_due(&mut self) {
+        if self.last_lag.is_some_and(|t| t.elapsed() < LAG_INTERVAL) {
+            return;
+        }
+        self.last_lag = Some(Instant::now());
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        let mut lag = BTreeMap::new();
+        for e in positions.elements() {
+            let Some((topic, _)) = self.types.get(e.topic()) else {
+                continue;
+            };
+            let Ok((low, high)) = self.consumer.fetch_watermarks(
+                e.topic(),
+                e.partition(),
+                Duration::from_millis(500),
+            ) else {
+                continue;
+            };
+            // Before the first record the position is not known yet: all the broker holds.
+            let position = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            let tp = TopicPartition {
+                topic: topic.clone(),
+                partition: e.partition(),
+            };
+            lag.insert(tp, (high - position).max(0));
+        }
+        self.lag.set(lag);
     }
 
     fn assigned(&self) -> Vec<TopicPartition> {

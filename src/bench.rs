@@ -79,6 +79,21 @@ pub fn run(args: BenchArgs) -> ExitCode {
             100.0 * e_rate / h_rate
         );
     }
+    let name = "decode only (Q1 lines)";
+    if args
+        .only
+        .as_deref()
+        .is_some_and(|o| name.starts_with(&o.to_lowercase()))
+    {
+        let data = generate(Kind::Temperature, args.events);
+        let (e_rate, e_rows) = median(args.runs, || decode_only(&data), args.events);
+        let (h_rate, h_rows) = median(args.runs, || hand_decode_only(&data), args.events);
+        println!(
+            "{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {:>9}",
+            100.0 * e_rate / h_rate,
+            e_rows.min(h_rows)
+        );
+    }
     let name = "grouped having, pre-decoded";
     if selected(&args, name) {
         let (rate, rows) = median_prepared(
@@ -169,6 +184,27 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
             .sum::<u64>();
     }
     rows
+}
+
+/// The engine's decoding alone (`--only decode`, not part of the default run).
+fn decode_only(data: &[u8]) -> u64 {
+    let Ok(bound) = crate::rules::load_text("bench.epl", Q1, &TypeRegistry::default()) else {
+        return 0;
+    };
+    let Ok(decoder) = JsonLinesDecoder::new(bound.registry, Some("TemperatureEvent")) else {
+        return 0;
+    };
+    data.split(|b| *b == b'\n')
+        .filter_map(|l| decoder.decode_bytes(l).ok().flatten())
+        .map(|e| u64::from(e.time.is_some()))
+        .sum()
+}
+
+fn hand_decode_only(data: &[u8]) -> u64 {
+    data.split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Reading>(l).ok())
+        .map(|r| u64::from(r.ts >= 0))
+        .sum()
 }
 
 /// The pre-decoded input: built before the clock starts.

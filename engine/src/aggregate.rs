@@ -190,9 +190,11 @@ impl AggState {
                 if enter {
                     *values.entry(key).or_insert(0) += 1;
                 } else if let Some(n) = values.get_mut(&key) {
-                    *n -= 1;
-                    if *n == 0 {
+                    // A restored (possibly damaged) count may be 0: never underflow.
+                    if *n <= 1 {
                         values.remove(&key);
+                    } else {
+                        *n -= 1;
                     }
                 }
             }

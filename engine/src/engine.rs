@@ -212,7 +212,7 @@ impl Engine {
             ty: ty.clone(),
             time: self.now,
             seq: self.seq,
-            fields,
+            fields: crate::event::event_fields(fields),
         });
         let mut routed = VecDeque::new();
         self.dispatch(&event, &mut routed, out);

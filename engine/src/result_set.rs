@@ -48,6 +48,8 @@ pub struct ResultSet {
 struct Group {
     aggs: AggRow,
     /// The latest event of the group: plain columns of a row are read from it.
+    /// Kept up to date only for statements with output limiting (the only
+    /// reader); otherwise the group's first event.
     representative: EventRef,
     /// The last step that changed the group, and the group's place in that
     /// step's list of changed groups.
@@ -281,10 +283,13 @@ impl ResultSet {
 
     fn apply_grouped(&mut self, keyed: &Keyed<'_>) {
         let plan = &self.plan;
+        let keep_representative = plan.output.is_some();
         for &(idx, e, enter) in keyed {
             let scope = scope(self.is_pattern, Some(e), &[]);
             let group = &mut self.groups[idx];
-            if enter {
+            // Only output limiting reads a group's latest event; replacing it
+            // otherwise would cost a cache miss on the previous one per event.
+            if enter && keep_representative {
                 group.representative = e.clone();
             }
             Self::apply(&mut group.aggs, plan, &scope, e.seq, enter);

@@ -311,7 +311,7 @@ fn match_events(
                 ty: ty.clone(),
                 time: now,
                 seq: *seq,
-                fields,
+                fields: crate::event::event_fields(fields),
             })
         })
         .collect()

@@ -153,7 +153,7 @@ impl EventLinker {
                     ty,
                     time: EventTime(r.time),
                     seq: r.seq,
-                    fields: fields.into_boxed_slice(),
+                    fields: fields.into(),
                 }))
             });
             if linker.events.insert(r.seq, built).is_some() {

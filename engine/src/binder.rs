@@ -798,7 +798,7 @@ fn bind_select(
                 )?),
                 None => None,
             };
-            let window = bind_views(src, &ty, &s.views)?;
+            let window = bind_views(src, &ty, &s.views, &stmt.annotations)?;
             (
                 InputPlan::Stream {
                     event_type: ty.clone(),
@@ -1171,35 +1171,79 @@ fn collect_plain_refs(e: &BoundExpr, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-fn bind_views(src: &str, ty: &Arc<EventType>, views: &[ast::View]) -> Result<Option<WindowSpec>> {
-    match views {
-        [] => Ok(None),
-        [v] => {
-            if v.kind == ast::ViewKind::GroupWin {
-                return Err(BindError::new(
-                    v.span,
-                    "#groupwin must be followed by the window it partitions",
-                )
-                .help("for example `#groupwin(sensor)#length(5)`"));
-            }
-            bind_view(src, ty, v).map(Some)
-        }
-        [g, inner] if g.kind == ast::ViewKind::GroupWin => {
-            let keys = view_keys(src, ty, g)?;
-            if inner.kind == ast::ViewKind::GroupWin {
-                return Err(BindError::new(inner.span, "#groupwin cannot be nested"));
-            }
-            Ok(Some(WindowSpec::GroupWin {
-                keys,
-                inner: Box::new(bind_view(src, ty, inner)?),
-            }))
-        }
-        [_, second, ..] => Err(BindError::new(
-            second.span,
-            "only `#groupwin(...)` can be followed by another window",
-        )
-        .help("use one data window per stream, optionally partitioned by #groupwin")),
+fn bind_views(
+    src: &str,
+    ty: &Arc<EventType>,
+    views: &[ast::View],
+    annotations: &[ast::Annotation],
+) -> Result<Option<WindowSpec>> {
+    let Some(first) = views.first() else {
+        return Ok(None);
+    };
+    if let Some(v) = views
+        .iter()
+        .skip(1)
+        .find(|v| v.kind == ast::ViewKind::GroupWin)
+    {
+        return Err(BindError::new(
+            v.span,
+            "#groupwin must come first, followed by the windows it partitions",
+        ));
     }
+    let (group_keys, windows) = if first.kind == ast::ViewKind::GroupWin {
+        if views.len() == 1 {
+            return Err(BindError::new(
+                first.span,
+                "#groupwin must be followed by the window it partitions",
+            )
+            .help("for example `#groupwin(sensor)#length(5)`"));
+        }
+        (Some(view_keys(src, ty, first)?), &views[1..])
+    } else {
+        (None, views)
+    };
+    let mut specs = windows
+        .iter()
+        .map(|v| bind_view(src, ty, v))
+        .collect::<Result<Vec<_>>>()?;
+    let window = if specs.len() == 1 {
+        specs.remove(0)
+    } else {
+        if let Some(hint) = annotation_string(annotations, "hint")
+            && hint
+                .split(',')
+                .any(|h| h.trim().eq_ignore_ascii_case("retain-union"))
+        {
+            return Err(BindError::new(
+                windows[1].span,
+                "@Hint('retain-union') (a union of data windows) is not supported",
+            )
+            .help("without the hint, several windows form their intersection"));
+        }
+        let batches: Vec<_> = windows
+            .iter()
+            .filter(|v| {
+                matches!(
+                    v.kind,
+                    ast::ViewKind::LengthBatch | ast::ViewKind::TimeBatch
+                )
+            })
+            .collect();
+        if let [_, second, ..] = batches.as_slice() {
+            return Err(BindError::new(
+                second.span,
+                "an intersection of data windows can hold only one batch window",
+            ));
+        }
+        WindowSpec::Intersect(specs)
+    };
+    Ok(Some(match group_keys {
+        Some(keys) => WindowSpec::GroupWin {
+            keys,
+            inner: Box::new(window),
+        },
+        None => window,
+    }))
 }
 
 fn view_keys(src: &str, ty: &Arc<EventType>, v: &ast::View) -> Result<Vec<BoundExpr>> {

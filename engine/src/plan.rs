@@ -219,5 +219,13 @@ fn describe_window(w: &WindowSpec) -> String {
                 describe_window(inner)
             )
         }
+        WindowSpec::Intersect(parts) => format!(
+            "intersection({})",
+            parts
+                .iter()
+                .map(describe_window)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

@@ -83,6 +83,19 @@ pub enum WindowSpec {
         keys: Vec<BoundExpr>,
         inner: Box<WindowSpec>,
     },
+    /// Several windows on one stream (`#unique(k)#time(T)`): Esper's intersection.
+    Intersect(Vec<WindowSpec>),
+}
+
+impl WindowSpec {
+    fn is_batch(&self) -> bool {
+        matches!(self, WindowSpec::LengthBatch(_) | WindowSpec::TimeBatch(_))
+    }
+
+    /// Esper's asymmetric windows keep only some of the events they are given.
+    fn is_asymmetric(&self) -> bool {
+        matches!(self, WindowSpec::FirstEvent)
+    }
 }
 
 /// A window's state.
@@ -112,6 +125,7 @@ pub enum Window {
     FirstEvent(Option<EventRef>),
     LastEvent(Option<EventRef>),
     GroupWin(GroupWindow),
+    Intersect(IntersectWindow),
 }
 
 impl Window {
@@ -153,6 +167,11 @@ impl Window {
                 keys: keys.clone(),
                 inner: (**inner).clone(),
                 groups: KeyMap::default(),
+            }),
+            WindowSpec::Intersect(specs) => Window::Intersect(IntersectWindow {
+                batch: specs.iter().position(WindowSpec::is_batch),
+                asymmetric: specs.iter().any(WindowSpec::is_asymmetric),
+                parts: specs.iter().map(Window::new).collect(),
             }),
         }
     }
@@ -231,6 +250,40 @@ impl Window {
                 out.inserted.push(event);
             }
             Window::GroupWin(g) => g.insert(event, now, out),
+            Window::Intersect(w) => w.insert(event, now, out),
+        }
+    }
+
+    /// Takes `event` out of the window without posting anything (an
+    /// intersection partner dropped it). Batch windows only give up an event
+    /// of the batch being collected, as in Esper.
+    pub fn remove(&mut self, event: &EventRef) {
+        let same = |e: &EventRef| Arc::ptr_eq(e, event);
+        match self {
+            Window::Length { events, .. } => events.retain(|e| !same(e)),
+            Window::LengthBatch { current, .. } => current.retain(|e| !same(e)),
+            Window::Time(w) => w.events.retain(|(_, e)| !same(e)),
+            Window::TimeBatch(w) => w.current.retain(|e| !same(e)),
+            Window::ExtTimed { events, .. } => events.retain(|(_, e)| !same(e)),
+            Window::KeepAll(events) => events.retain(|e| !same(e)),
+            Window::Unique { keys, events } => {
+                let key = GroupKey::values(keys, &Scope::event(event));
+                if events.get(&KeyRef(&key)).is_some_and(same) {
+                    events.swap_remove(&KeyRef(&key));
+                }
+            }
+            Window::FirstEvent(e) | Window::LastEvent(e) => {
+                if e.as_ref().is_some_and(same) {
+                    *e = None;
+                }
+            }
+            Window::GroupWin(g) => {
+                let key = GroupKey::values(&g.keys, &Scope::event(event));
+                if let Some(w) = g.groups.get_mut(&KeyRef(&key)) {
+                    w.remove(event);
+                }
+            }
+            Window::Intersect(w) => w.parts.iter_mut().for_each(|p| p.remove(event)),
         }
     }
 
@@ -240,6 +293,7 @@ impl Window {
             Window::Time(w) => w.events.front().map(|(t, _)| EventTime(*t + w.millis)),
             Window::TimeBatch(w) => w.next_flush,
             Window::GroupWin(g) => g.groups.values().filter_map(Window::next_timer).min(),
+            Window::Intersect(w) => w.parts.iter().filter_map(Window::next_timer).min(),
             _ => None,
         }
     }
@@ -263,6 +317,7 @@ impl Window {
                     }
                 }
             }
+            Window::Intersect(w) => w.on_time(now, out),
             _ => {}
         }
     }
@@ -279,6 +334,7 @@ impl Window {
             Window::Unique { events, .. } => out.extend(events.values().cloned()),
             Window::FirstEvent(e) | Window::LastEvent(e) => out.extend(e.iter().cloned()),
             Window::GroupWin(g) => g.groups.values().for_each(|w| w.contents(out)),
+            Window::Intersect(w) => w.view().contents(out),
         }
     }
 
@@ -294,6 +350,7 @@ impl Window {
             Window::Unique { events, .. } => events.len(),
             Window::FirstEvent(e) | Window::LastEvent(e) => usize::from(e.is_some()),
             Window::GroupWin(g) => g.groups.values().map(Window::len).sum(),
+            Window::Intersect(w) => w.view().len(),
         }
     }
 
@@ -306,6 +363,7 @@ impl Window {
             } => current.len() + previous.len(),
             Window::TimeBatch(w) => w.current.len() + w.previous.len(),
             Window::GroupWin(g) => g.groups.values().map(Window::held).sum(),
+            Window::Intersect(w) => w.parts.iter().map(Window::held).max().unwrap_or(0),
             other => other.len(),
         }
     }
@@ -376,5 +434,136 @@ impl GroupWindow {
             .entry(key)
             .or_insert_with(|| Window::new(inner))
             .insert(event, now, out);
+    }
+}
+
+/// Several windows on one stream, combined as Esper's intersection: every
+/// arriving event enters each window, and an event any window lets go leaves
+/// all of them and is posted once. With a batch window, the batch decides what
+/// is posted: the other windows only take events out of the batch being
+/// collected, and a released batch leaves them.
+#[derive(Debug)]
+pub struct IntersectWindow {
+    parts: Vec<Window>,
+    /// The position of the one batch window, if any.
+    batch: Option<usize>,
+    /// Some part (#firstevent) keeps only some of the events it is given.
+    asymmetric: bool,
+}
+
+fn push_once(set: &mut StepEvents, event: &EventRef) {
+    if !set.iter().any(|e| Arc::ptr_eq(e, event)) {
+        set.push(event.clone());
+    }
+}
+
+fn holds(events: &[EventRef], event: &EventRef) -> bool {
+    events.iter().any(|e| Arc::ptr_eq(e, event))
+}
+
+impl IntersectWindow {
+    /// The window whose contents the intersection shows (Esper iterates the
+    /// batch window, or else the first one).
+    fn view(&self) -> &Window {
+        &self.parts[self.batch.unwrap_or(0)]
+    }
+
+    fn remove_from_others(&mut self, from: usize, events: &[EventRef]) {
+        for (j, part) in self.parts.iter_mut().enumerate() {
+            if j != from {
+                events.iter().for_each(|e| part.remove(e));
+            }
+        }
+    }
+
+    fn insert(&mut self, event: EventRef, now: EventTime, out: &mut Delta) {
+        let mut pushed_out: Vec<(usize, StepEvents)> = Vec::new();
+        // Arriving events some part did not keep (only asymmetric parts do that).
+        let mut dropped = StepEvents::new();
+        for (i, part) in self.parts.iter_mut().enumerate() {
+            if Some(i) == self.batch {
+                continue;
+            }
+            let mut d = Delta::default();
+            part.insert(event.clone(), now, &mut d);
+            if (self.asymmetric || self.batch.is_some()) && !holds(&d.inserted, &event) {
+                push_once(&mut dropped, &event);
+            }
+            if !d.removed.is_empty() {
+                pushed_out.push((i, d.removed));
+            }
+        }
+        let Some(b) = self.batch else {
+            self.settle_insert(event, dropped, pushed_out, out);
+            return;
+        };
+        let mut removed = StepEvents::new();
+        for (i, events) in &pushed_out {
+            self.remove_from_others(*i, events);
+            events.iter().for_each(|e| push_once(&mut removed, e));
+        }
+        let kept = !holds(&removed, &event) && (!self.asymmetric || dropped.is_empty());
+        if kept {
+            let mut d = Delta::default();
+            self.parts[b].insert(event, now, &mut d);
+            self.release(b, d, out);
+        }
+    }
+
+    /// The insert of a non-batch intersection, after every part took the event.
+    fn settle_insert(
+        &mut self,
+        event: EventRef,
+        dropped: StepEvents,
+        pushed_out: Vec<(usize, StepEvents)>,
+        out: &mut Delta,
+    ) {
+        let mut removed = dropped;
+        for e in &removed {
+            self.parts.iter_mut().for_each(|p| p.remove(e));
+        }
+        let any_pushed_out = !pushed_out.is_empty();
+        for (i, events) in &pushed_out {
+            self.remove_from_others(*i, events);
+            events.iter().for_each(|e| push_once(&mut removed, e));
+        }
+        // Only asymmetric intersections hold back an arrival some window let go.
+        if !self.asymmetric || !holds(&removed, &event) {
+            out.inserted.push(event);
+        }
+        // Esper posts a dropped arrival as removed only when some window also
+        // pushed an event out.
+        if any_pushed_out {
+            out.removed.extend(removed);
+        }
+    }
+
+    /// The batch window posted `d`: it is the intersection's output, and the
+    /// released events leave the other windows.
+    fn release(&mut self, b: usize, d: Delta, out: &mut Delta) {
+        if d.inserted.is_empty() && d.removed.is_empty() {
+            return;
+        }
+        self.remove_from_others(b, &d.inserted);
+        out.inserted.extend(d.inserted);
+        out.removed.extend(d.removed);
+    }
+
+    fn on_time(&mut self, now: EventTime, out: &mut Delta) {
+        for i in 0..self.parts.len() {
+            if self.parts[i].next_timer().is_none_or(|t| t > now) {
+                continue;
+            }
+            let mut d = Delta::default();
+            self.parts[i].on_time(now, &mut d);
+            if Some(i) == self.batch {
+                self.release(i, d, out);
+            } else if !d.removed.is_empty() {
+                self.remove_from_others(i, &d.removed);
+                if self.batch.is_none() {
+                    out.removed.extend(d.removed);
+                }
+            }
+        }
     }
 }

@@ -44,3 +44,43 @@ fn indexing_a_stream_property_is_an_error() {
     let (_, errors) = bind_errors("select v[0] from A;");
     assert_eq!(errors.len(), 1, "{errors:?}");
 }
+
+#[test]
+fn several_windows_bind_as_an_intersection() {
+    for ok in [
+        "select * from A#unique(id)#time(30 sec);",
+        "select * from A.std:unique(id).win:time(30 sec);",
+        "select * from A#unique(id)#length_batch(3);",
+        "select * from A#groupwin(id)#length(2)#time(5 sec);",
+    ] {
+        let (_, errors) = bind_errors(ok);
+        assert!(errors.is_empty(), "{ok}: {errors:?}");
+    }
+}
+
+#[test]
+fn unsupported_window_combinations_are_errors() {
+    for (bad, text, message) in [
+        (
+            "select * from A#length_batch(2)#time_batch(5 sec);",
+            "#time_batch(5 sec)",
+            "only one batch window",
+        ),
+        (
+            "@Hint('retain-union') select * from A#unique(id)#time(5 sec);",
+            "#time(5 sec)",
+            "retain-union",
+        ),
+        (
+            "select * from A#length(2)#groupwin(id)#time(5 sec);",
+            "#groupwin(id)",
+            "must come first",
+        ),
+    ] {
+        let (src, errors) = bind_errors(bad);
+        assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
+        let e = &errors[0];
+        assert!(e.message.contains(message), "{bad}: {}", e.message);
+        assert_eq!(&src[e.span.start..e.span.end], text, "{bad}");
+    }
+}

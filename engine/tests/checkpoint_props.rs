@@ -75,6 +75,8 @@ create schema E(k long, v long);
 @name('batched') select k, max(v) as m from E#length_batch(4) group by k output last every 2 sec;
 @name('distinct') select count(distinct k) as d, min(v) as lo, stddev(v) as sd from E#time_batch(2 sec);
 @name('unique') select irstream k, v from E#unique(k) output snapshot every 3 events;
+@name('intersect') select irstream k, v from E#unique(k)#time(3 sec);
+@name('intersectbatch') select irstream k, v from E#groupwin(k)#length(2)#length_batch(3);
 insert into Big select k, v from E(v > 15);
 @name('big') select k, first(v) as f, last(v) as l from Big#groupwin(k)#length(2) group by k;
 ";
@@ -212,7 +214,7 @@ fn restoring_into_edited_rules_reports_what_lost_its_state() {
     assert_eq!(report.reset[0].statement, "grouped");
     assert_eq!(report.added, vec!["renamed".to_string()]);
     assert_eq!(report.dropped, vec!["pairs".to_string()]);
-    assert_eq!(report.restored.len(), 6);
+    assert_eq!(report.restored.len(), 8);
     let named = |n: &str| {
         engine
             .statements()

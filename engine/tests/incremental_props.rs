@@ -9,6 +9,8 @@ enum Win {
     Length(usize),
     Time(i64),
     KeepAll,
+    /// `#length(n)#time(ms)`: retained while both windows hold the event.
+    LengthTime(usize, i64),
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ impl Query {
             Win::Length(n) => format!("#length({n})"),
             Win::Time(ms) => format!("#time({ms} msec)"),
             Win::KeepAll => "#keepall".into(),
+            Win::LengthTime(n, ms) => format!("#length({n})#time({ms} msec)"),
         };
         let key = if self.grouped { "k, " } else { "" };
         let group = if self.grouped { " group by k" } else { "" };
@@ -124,7 +127,7 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
     };
     for (i, e) in events.iter().enumerate() {
         let now = times[i];
-        if let Win::Time(ms) = q.window {
+        if let Win::Time(ms) | Win::LengthTime(_, ms) = q.window {
             // Expiries due up to now, one step per distinct expiry time.
             loop {
                 let due = window
@@ -146,7 +149,7 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
         }
         window.push(i);
         let mut changed = vec![e.key];
-        if let Win::Length(n) = q.window
+        if let Win::Length(n) | Win::LengthTime(n, _) = q.window
             && window.len() > n
         {
             let gone = window.remove(0);
@@ -162,6 +165,7 @@ fn query() -> impl Strategy<Value = Query> {
         (1usize..6).prop_map(Win::Length),
         (1i64..5000).prop_map(Win::Time),
         Just(Win::KeepAll),
+        ((1usize..6), (1i64..5000)).prop_map(|(n, ms)| Win::LengthTime(n, ms)),
     ];
     (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(
         |(window, grouped, having)| Query {

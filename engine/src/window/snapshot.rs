@@ -28,6 +28,7 @@ pub(crate) enum WindowState {
     FirstEvent(Option<u64>),
     LastEvent(Option<u64>),
     GroupWin(Vec<(Vec<ValueRecord>, WindowState)>),
+    Intersect(Vec<WindowState>),
 }
 
 impl Window {
@@ -66,6 +67,9 @@ impl Window {
                     .map(|(k, inner)| (w.key(k), inner.save(w)))
                     .collect(),
             ),
+            Window::Intersect(x) => {
+                WindowState::Intersect(x.parts.iter().map(|p| p.save(w)).collect())
+            }
         }
     }
 
@@ -139,6 +143,21 @@ impl Window {
                 for (k, s) in saved {
                     groups.insert(links.key(k)?, Window::restore(inner, s, links)?);
                 }
+            }
+            (Window::Intersect(x), WindowState::Intersect(saved)) => {
+                let WindowSpec::Intersect(specs) = spec else {
+                    return Err(StateError::new("the saved window is not an intersection"));
+                };
+                if saved.len() != specs.len() {
+                    return Err(StateError::new(
+                        "the saved intersection has another number of windows",
+                    ));
+                }
+                x.parts = specs
+                    .iter()
+                    .zip(saved)
+                    .map(|(spec, s)| Window::restore(spec, s, links))
+                    .collect::<Result<_, _>>()?;
             }
             _ => {
                 return Err(StateError::new(

@@ -60,9 +60,7 @@ fn admin_api_and_a_graceful_stop_that_a_restart_resumes_from() {
     let (topic, group) = (unique("temps"), unique("g"));
     create_topic(&topic, 1);
     produce(&topic, &readings(0, 200));
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).expect("mkdir");
-    std::fs::write(rules.join("t.epl"), RULES).expect("write");
+    let rules = rules_dir(dir.path(), RULES);
     let args = admin_test_args(&rules, &topic, &group, dir.path());
     let mut d = Daemon::start(&args, &dir.path().join("daemon.log"));
 
@@ -196,9 +194,7 @@ fn a_non_loopback_admin_address_needs_a_token_checked_on_every_request() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (topic, group) = (unique("temps"), unique("g"));
     create_topic(&topic, 1);
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).expect("mkdir");
-    std::fs::write(rules.join("t.epl"), RULES).expect("write");
+    let rules = rules_dir(dir.path(), RULES);
     let mut base = vec!["daemon".to_string()];
     base.extend(daemon_args(&rules, &topic, &group, &[]));
     let port = free_port();

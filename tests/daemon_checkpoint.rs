@@ -52,9 +52,7 @@ fn killed_twenty_times_while_events_flow_it_delivers_exactly_the_alerts_of_an_un
     let dir = tempfile::tempdir().expect("tempdir");
     let (topic, group) = (unique("temps"), unique("g"));
     create_topic(&topic, 3);
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).expect("mkdir");
-    std::fs::write(rules.join("t.epl"), RULES).expect("write");
+    let rules = rules_dir(dir.path(), RULES);
     let alerts_file = dir.path().join("alerts.jsonl");
     let checkpoints = dir.path().join("checkpoints").display().to_string();
     let sink = format!("file:{}", alerts_file.display());

@@ -18,9 +18,7 @@ const RULES: &str = "create schema TemperatureEvent (sensor string, temperature 
 fn partitions_that_appear_while_the_daemon_runs_are_read_from_their_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = unique("grow");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).expect("mkdir");
-    std::fs::write(rules.join("t.epl"), RULES).expect("write");
+    let rules = rules_dir(dir.path(), RULES);
     let checkpoints = dir.path().join("checkpoints").display().to_string();
     let sink = format!("file:{}", dir.path().join("alerts.jsonl").display());
     let args = daemon_args(

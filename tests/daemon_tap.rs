@@ -50,9 +50,7 @@ fn a_watcher_that_stops_reading_loses_rows_and_never_holds_the_pipeline_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (topic, group) = (unique("temps"), unique("g"));
     create_topic(&topic, 1);
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).expect("mkdir");
-    std::fs::write(rules.join("t.epl"), RULES).expect("write");
+    let rules = rules_dir(dir.path(), RULES);
     let sink = format!("file:{}", dir.path().join("alerts.jsonl").display());
     let args = daemon_args(&rules, &topic, &group, &["--sink", &sink]);
     let d = Daemon::start(&args, &dir.path().join("daemon.log"));

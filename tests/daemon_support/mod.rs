@@ -11,6 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// A `rules` directory under `dir` holding one file, `t.epl`, with `text`.
+pub fn rules_dir(dir: &Path, text: &str) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(rules.join("t.epl"), text).expect("write");
+    rules
+}
+
 /// A free loopback port for the admin API.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -65,7 +65,7 @@ impl Interner {
             trial.seen += 1;
             trial.hits += u32::from(shared.is_some());
             // Sharing pays when most values are repeats.
-            trial.off = trial.seen == INTERN_TRIAL && trial.hits < INTERN_TRIAL / 2;
+            trial.off = trial.seen == INTERN_TRIAL && trial.hits < INTERN_TRIAL / 10 * 9;
         }
         shared.unwrap_or_else(|| self.insert(s))
     }
@@ -157,9 +157,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut ts = None;
         let mut unknown_type = None;
         let mut next_field = 0;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if self.fixed.is_none() && key == "type" {
-                let name: Cow<'de, str> = map.next_value()?;
+                let Key(name) = map.next_value()?;
                 match self.registry.get(&name) {
                     Some(t) => {
                         slots = (0..t.fields.len()).map(|_| None).collect();
@@ -237,6 +237,34 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             fields: fields.into_boxed_slice(),
             ts,
         }))
+    }
+}
+
+/// An object key (or the `type` name), borrowed from the line unless it has
+/// escapes: serde's own `Cow<str>` always allocates.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
     }
 }
 
@@ -375,6 +403,7 @@ mod tests {
             r#"{"s":"a","i":1,"d":2,"b":true,"ts":5}"#,
             r#"{"i":1.0,"d":2.5,"extra":{"deep":[1,2,{"x":null}]},"ts":5}"#,
             r#"{"s":"esc\"aped\u00e9","i":null}"#,
+            r#"{"\u0073":"escaped key","i":2}"#,
             r#"{"s":1}"#,
             r#"{"i":1.5}"#,
             r#"{"i":"7"}"#,

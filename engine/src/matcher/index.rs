@@ -11,7 +11,6 @@ use foldhash::fast::RandomState;
 use super::compile::FilterOp;
 use super::state::NodeRef;
 use crate::event::Event;
-use crate::schema::TypeId;
 use crate::value::Value;
 
 /// Instances in creation order.
@@ -27,16 +26,21 @@ pub(super) struct Slot {
 #[derive(Debug)]
 pub(super) struct FilterIndex {
     pub slots: Vec<Slot>,
-    by_type: HashMap<TypeId, Vec<usize>>,
+    /// Per event type id, the slots of filters on that type.
+    by_type: Vec<Vec<usize>>,
 }
 
 impl FilterIndex {
     pub fn new(filters: &[&FilterOp]) -> FilterIndex {
-        let mut by_type: HashMap<TypeId, Vec<usize>> = HashMap::new();
+        let mut by_type: Vec<Vec<usize>> = Vec::new();
         let slots = filters
             .iter()
             .map(|f| {
-                by_type.entry(f.event_type).or_default().push(f.slot);
+                let ty = f.event_type.0 as usize;
+                if by_type.len() <= ty {
+                    by_type.resize_with(ty + 1, Vec::new);
+                }
+                by_type[ty].push(f.slot);
                 Slot {
                     key_field: f.key.map(|k| k.event_field),
                     all: Bucket::new(),
@@ -84,7 +88,7 @@ impl FilterIndex {
     /// The instances `event` may complete, appended to `out` (unordered
     /// across filters).
     pub fn candidates(&self, event: &Event, out: &mut Vec<NodeRef>) {
-        let Some(slots) = self.by_type.get(&event.ty.id) else {
+        let Some(slots) = self.by_type.get(event.ty.id.0 as usize) else {
             return;
         };
         for &slot in slots {

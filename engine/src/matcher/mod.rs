@@ -58,6 +58,8 @@ pub struct PatternMatcher {
     dropped: u64,
     /// Filter instances an event was offered to (for tests of the index).
     filter_checks: u64,
+    /// The candidates of the current event (kept to reuse its allocation).
+    candidates: Vec<NodeRef>,
 }
 
 impl PatternMatcher {
@@ -79,6 +81,7 @@ impl PatternMatcher {
             instances: 0,
             dropped: 0,
             filter_checks: 0,
+            candidates: Vec::new(),
             plan,
         };
         let begin: Tags = vec![Value::Null; m.plan.tags.len()].into();
@@ -95,12 +98,17 @@ impl PatternMatcher {
     /// in the order they completed.
     pub fn on_event(&mut self, event: &EventRef, out: &mut Vec<Box<[Value]>>) {
         self.now = self.now.max(event.time);
-        let mut candidates = Vec::new();
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
         self.index.candidates(event, &mut candidates);
-        candidates.sort_unstable_by_key(|r| r.seq);
-        for r in candidates {
+        if candidates.len() > 1 {
+            candidates.sort_unstable_by_key(|r| r.seq);
+        }
+        for &r in &candidates {
             self.filter_event(r, event);
         }
+        candidates.clear();
+        self.candidates = candidates;
         out.append(&mut self.matches);
     }
 

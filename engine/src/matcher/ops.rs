@@ -298,8 +298,7 @@ impl PatternMatcher {
         let St::Filter { begin, .. } = &node.st else {
             return;
         };
-        let ops = self.ops.clone();
-        let Op::Filter(f) = &ops[node.op] else {
+        let Op::Filter(f) = &self.ops[node.op] else {
             return;
         };
         self.filter_checks += 1;

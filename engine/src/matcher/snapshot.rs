@@ -227,6 +227,7 @@ impl PatternMatcher {
             instances,
             dropped: saved.dropped,
             filter_checks: saved.filter_checks,
+            candidates: Vec::new(),
         })
     }
 }

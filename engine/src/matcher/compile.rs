@@ -39,7 +39,12 @@ pub(super) enum Op {
 pub(super) struct FilterOp {
     pub tag: Option<usize>,
     pub event_type: TypeId,
+    /// The conjuncts that read tags: checked per waiting instance.
     pub filter: Option<BoundExpr>,
+    /// The conjuncts that read only the event: the same for every instance,
+    /// so the filter index checks them once per event (as Esper's filter
+    /// service does), before it visits any instance.
+    pub pre: Option<BoundExpr>,
     /// This filter's slot in the filter index.
     pub slot: usize,
     pub key: Option<EqualityKey>,
@@ -100,10 +105,12 @@ impl Compiled {
                 let slot = *slots;
                 *slots += 1;
                 let key = filter.as_ref().and_then(equality_key);
+                let (pre, filter) = filter.as_ref().map_or((None, None), split_event_only);
                 self.push(Op::Filter(FilterOp {
                     tag: *tag,
                     event_type: event_type.id,
-                    filter: filter.clone(),
+                    filter,
+                    pre,
                     slot,
                     key,
                 }))
@@ -197,6 +204,70 @@ fn tags_of(n: &PatternNode, out: &mut Vec<usize>) {
         PatternNode::And(a, b) | PatternNode::Or(a, b) | PatternNode::FollowedBy(a, b) => {
             tags_of(a, out);
             tags_of(b, out);
+        }
+    }
+}
+
+/// `filter` as (the conjunction of its top-level conjuncts that read only the
+/// event, the conjunction of the others). A filter holds when both do: `and`
+/// is true exactly when every conjunct is true, in any grouping.
+fn split_event_only(filter: &BoundExpr) -> (Option<BoundExpr>, Option<BoundExpr>) {
+    fn conjuncts<'e>(e: &'e BoundExpr, out: &mut Vec<&'e BoundExpr>) {
+        match e {
+            BoundExpr::And(l, r) => {
+                conjuncts(l, out);
+                conjuncts(r, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    fn and_all(v: Vec<&BoundExpr>) -> Option<BoundExpr> {
+        v.into_iter()
+            .cloned()
+            .reduce(|l, r| BoundExpr::And(Box::new(l), Box::new(r)))
+    }
+    let mut all = Vec::new();
+    conjuncts(filter, &mut all);
+    let (pre, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|c| reads_event_only(c));
+    (and_all(pre), and_all(rest))
+}
+
+/// Whether `e` reads nothing but the current event's fields and constants
+/// (function calls are left out: some read the time).
+fn reads_event_only(e: &BoundExpr) -> bool {
+    match e {
+        BoundExpr::Const(_) | BoundExpr::Field(_) => true,
+        BoundExpr::TagField { .. }
+        | BoundExpr::Tag(_)
+        | BoundExpr::TagElement { .. }
+        | BoundExpr::Aggregate(_)
+        | BoundExpr::Call { .. } => false,
+        BoundExpr::Neg(x) | BoundExpr::Not(x) => reads_event_only(x),
+        BoundExpr::Arith { left, right, .. } | BoundExpr::Compare { left, right, .. } => {
+            reads_event_only(left) && reads_event_only(right)
+        }
+        BoundExpr::Concat(l, r) | BoundExpr::And(l, r) | BoundExpr::Or(l, r) => {
+            reads_event_only(l) && reads_event_only(r)
+        }
+        BoundExpr::InList { expr, list, .. } => {
+            reads_event_only(expr) && list.iter().all(reads_event_only)
+        }
+        BoundExpr::Between {
+            expr, low, high, ..
+        } => reads_event_only(expr) && reads_event_only(low) && reads_event_only(high),
+        BoundExpr::Like { expr, .. }
+        | BoundExpr::Regexp { expr, .. }
+        | BoundExpr::IsNull { expr, .. } => reads_event_only(expr),
+        BoundExpr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            operand.as_deref().is_none_or(reads_event_only)
+                && whens
+                    .iter()
+                    .all(|(w, t)| reads_event_only(w) && reads_event_only(t))
+                && reads_event_only(else_result)
         }
     }
 }

@@ -11,6 +11,7 @@ use foldhash::fast::RandomState;
 use super::compile::FilterOp;
 use super::state::NodeRef;
 use crate::event::Event;
+use crate::expr::{BoundExpr, Scope};
 use crate::value::Value;
 
 /// Instances in creation order.
@@ -19,6 +20,9 @@ type Bucket = BTreeMap<u64, NodeRef>;
 #[derive(Debug)]
 pub(super) struct Slot {
     key_field: Option<usize>,
+    /// The filter's conjuncts on the event alone: an event failing them
+    /// visits none of the slot's instances.
+    pre: Option<BoundExpr>,
     pub all: Bucket,
     pub keyed: HashMap<Value, Bucket, RandomState>,
 }
@@ -43,6 +47,7 @@ impl FilterIndex {
                 by_type[ty].push(f.slot);
                 Slot {
                     key_field: f.key.map(|k| k.event_field),
+                    pre: f.pre.clone(),
                     all: Bucket::new(),
                     keyed: HashMap::default(),
                 }
@@ -93,17 +98,24 @@ impl FilterIndex {
         };
         for &slot in slots {
             let s = &self.slots[slot];
-            match s.key_field {
+            let bucket = match s.key_field {
                 Some(f) => {
                     let v = event.get(f);
                     if v.is_null() {
                         continue;
                     }
-                    if let Some(b) = s.keyed.get(v) {
-                        out.extend(b.values().copied());
-                    }
+                    s.keyed.get(v)
                 }
-                None => out.extend(s.all.values().copied()),
+                None => Some(&s.all),
+            };
+            let Some(b) = bucket.filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            if s.pre
+                .as_ref()
+                .is_none_or(|p| p.is_true(&Scope::event(event)))
+            {
+                out.extend(b.values().copied());
             }
         }
     }

@@ -406,3 +406,20 @@ fn equality_filters_are_indexed() {
     h.send(1, "A1");
     assert_eq!(h.m.index.len(), 2);
 }
+
+#[test]
+fn conjuncts_on_the_event_alone_are_checked_once_per_event() {
+    let mut h = Harness::new("every a=A -> b=B(id != a.id and k > 5)");
+    h.send(1, "A1");
+    h.send(2, "A2");
+    let before = h.m.filter_checks;
+    // `k > 5` fails: none of the two waiting instances is visited.
+    h.send_k(3, "B1", 3);
+    assert_eq!(h.m.filter_checks, before);
+    assert!(h.take().is_empty());
+    h.send_k(4, "B2", 7);
+    assert_eq!(h.m.filter_checks - before, 2);
+    let mut rows = h.take();
+    rows.sort();
+    assert_eq!(rows, ["4:a=A1 b=B2", "4:a=A2 b=B2"]);
+}

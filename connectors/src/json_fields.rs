@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use cepheus_engine::{DecodeError, EventType, Type, TypeId, TypeRegistry, Value};
+use cepheus_engine::{DecodeError, EventFields, EventType, Type, TypeId, TypeRegistry, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 
@@ -98,7 +98,7 @@ pub enum ObjectError {
 /// One decoded object: its type and field slots.
 pub struct Decoded {
     pub ty: Arc<EventType>,
-    pub fields: Box<[Value]>,
+    pub fields: EventFields,
     /// The `ts` key, for types that declare no timestamp field.
     pub ts: Option<i64>,
 }
@@ -218,7 +218,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 None => ObjectError::NoType,
             }));
         };
-        let mut fields = Vec::with_capacity(ty.fields.len());
+        let mut fields = EventFields::with_capacity(ty.fields.len());
         for (i, (f, s)) in ty.fields.iter().zip(slots).enumerate() {
             let strings = &mut *self.strings;
             match s.map_or(Ok(Value::Null), |s| {
@@ -235,11 +235,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 }
             }
         }
-        Ok(Ok(Decoded {
-            ty,
-            fields: fields.into_boxed_slice(),
-            ts,
-        }))
+        Ok(Ok(Decoded { ty, fields, ts }))
     }
 }
 
@@ -314,20 +310,8 @@ impl Scalar<'_> {
             Scalar::Str(s) => serde_json::Value::String(s.to_string()).to_string(),
             Scalar::Nested(v) => v.to_string(),
         };
-        truncate(s)
+        cepheus_engine::event::truncate_for_message(s)
     }
-}
-
-fn truncate(mut s: String) -> String {
-    if s.len() > 40 {
-        let mut cut = 40;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
 }
 
 impl<'de> de::Deserialize<'de> for Scalar<'de> {
@@ -421,7 +405,7 @@ mod tests {
             let expected = decode_fields(&t, &obj);
             let got = match decode_object(line.as_bytes(), &reg, Some(&t), &mut Interner::default())
             {
-                Ok(d) => Ok(d.fields),
+                Ok(d) => Ok(d.fields.into_vec().into_boxed_slice()),
                 Err(ObjectError::Field(e)) => Err(e),
                 Err(other) => panic!("{line}: unexpected {other:?}"),
             };

@@ -2,7 +2,7 @@
 //! fixed type for single-type input.
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cepheus_engine::{DecodeError, EventTime, EventType, TypeRegistry, Value, timestamp_of};
+use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry, timestamp_of};
 
 use crate::json_fields::{Interner, ObjectError, decode_object};
 
@@ -10,7 +10,7 @@ use crate::json_fields::{Interner, ObjectError, decode_object};
 #[derive(Debug)]
 pub struct DecodedEvent {
     pub ty: Arc<EventType>,
-    pub fields: Box<[Value]>,
+    pub fields: EventFields,
     /// The event's time when its type declares a timestamp field (or the line has `ts`).
     pub time: Option<EventTime>,
 }

@@ -12,7 +12,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use cepheus_engine::{
-    BoundScript, Delivery, Engine, EventTime, EventType, ReloadReport, TypeRegistry, Value,
+    BoundScript, Delivery, Engine, EventFields, EventTime, EventType, ReloadReport, TypeRegistry,
 };
 
 use crate::alert::{Alert, AlertBuilder};
@@ -87,7 +87,7 @@ pub enum RunEnd {
 
 struct Pending {
     ty: Arc<EventType>,
-    fields: Box<[Value]>,
+    fields: EventFields,
     position: Position,
 }
 

@@ -206,13 +206,18 @@ impl Engine {
     }
 
     /// Sends an event of `ty` at the current engine time.
-    pub fn send(&mut self, ty: &Arc<EventType>, fields: Box<[Value]>, out: &mut Vec<Delivery>) {
+    pub fn send(
+        &mut self,
+        ty: &Arc<EventType>,
+        fields: impl crate::event::IntoEventFields,
+        out: &mut Vec<Delivery>,
+    ) {
         self.seq += 1;
         let event = Arc::new(Event {
             ty: ty.clone(),
             time: self.now,
             seq: self.seq,
-            fields: crate::event::event_fields(fields),
+            fields: crate::event::IntoEventFields::into_event_fields(fields),
         });
         let mut routed = VecDeque::new();
         self.dispatch(&event, &mut routed, out);

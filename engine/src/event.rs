@@ -25,6 +25,25 @@ pub fn event_fields(fields: Box<[Value]>) -> EventFields {
     EventFields::from_vec(fields.into_vec())
 }
 
+/// What [`crate::Engine::send`] takes as an event's fields: decoders build
+/// [`EventFields`] directly (no heap allocation for a handful of fields);
+/// boxed slices are moved over.
+pub trait IntoEventFields {
+    fn into_event_fields(self) -> EventFields;
+}
+
+impl IntoEventFields for EventFields {
+    fn into_event_fields(self) -> EventFields {
+        self
+    }
+}
+
+impl IntoEventFields for Box<[Value]> {
+    fn into_event_fields(self) -> EventFields {
+        event_fields(self)
+    }
+}
+
 impl Event {
     pub fn get(&self, field: usize) -> &Value {
         self.fields.get(field).unwrap_or(&Value::Null)
@@ -74,7 +93,7 @@ pub fn decode_fields(
                 event_type: ty.name.clone(),
                 field: f.name.clone(),
                 expected: f.ty.name(),
-                got: truncate(v.to_string()),
+                got: truncate_for_message(v.to_string()),
             }),
         })
         .collect()
@@ -119,7 +138,8 @@ fn json_to_value(v: &serde_json::Value, ty: Type) -> Option<Value> {
     }
 }
 
-fn truncate(mut s: String) -> String {
+/// The offending value as shown in a [`DecodeError`]: at most 40 bytes, then `…`.
+pub fn truncate_for_message(mut s: String) -> String {
     if s.len() > 40 {
         let mut cut = 40;
         while !s.is_char_boundary(cut) {

@@ -26,7 +26,7 @@ pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, EngineCheckpoint, RestoreError, RestoreReport, StateReset,
 };
 pub use engine::{Delivery, Engine, UnsupportedError};
-pub use event::{DecodeError, Event, decode_fields, timestamp_of};
+pub use event::{DecodeError, Event, EventFields, IntoEventFields, decode_fields, timestamp_of};
 pub use fingerprint::Fingerprint;
 pub use reload::ReloadReport;
 pub use schema::{EventType, TypeId, TypeRegistry};

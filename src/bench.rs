@@ -157,7 +157,7 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else {
         return 0;
     };
-    let Ok(decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else {
+    let Ok(mut decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else {
         return 0;
     };
     let mut engine: Option<Engine> = None;
@@ -191,7 +191,7 @@ fn decode_only(data: &[u8]) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", Q1, &TypeRegistry::default()) else {
         return 0;
     };
-    let Ok(decoder) = JsonLinesDecoder::new(bound.registry, Some("TemperatureEvent")) else {
+    let Ok(mut decoder) = JsonLinesDecoder::new(bound.registry, Some("TemperatureEvent")) else {
         return 0;
     };
     data.split(|b| *b == b'\n')

@@ -50,7 +50,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             }
         }
     }
-    let decoder = match JsonLinesDecoder::new(registry, None) {
+    let mut decoder = match JsonLinesDecoder::new(registry, None) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,6 +1,6 @@
 //! JSON-lines events: one JSON object per line, typed by a `type` key or by a
 //! fixed type for single-type input.
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry, timestamp_of};
 
@@ -48,8 +48,8 @@ pub struct LineError {
 pub struct JsonLinesDecoder {
     registry: TypeRegistry,
     fixed_type: Option<Arc<EventType>>,
-    /// Shared short strings (see [`Interner`]); a lock so `decode` keeps taking `&self`.
-    strings: Mutex<Interner>,
+    /// Shared short strings (see [`Interner`]).
+    strings: Interner,
 }
 
 impl JsonLinesDecoder {
@@ -68,25 +68,29 @@ impl JsonLinesDecoder {
         Ok(JsonLinesDecoder {
             registry,
             fixed_type,
-            strings: Mutex::default(),
+            strings: Interner::default(),
         })
     }
 
     /// `Ok(None)` for a blank line.
-    pub fn decode(&self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
+    pub fn decode(&mut self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
         self.decode_bytes(line.as_bytes())
     }
 
     /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line):
     /// the object is decoded straight into the type's field slots.
-    pub fn decode_bytes(&self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
+    pub fn decode_bytes(&mut self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
         let line = line.trim_ascii();
         if line.is_empty() {
             return Ok(None);
         }
-        let mut strings = self.strings.lock().unwrap_or_else(PoisonError::into_inner);
-        let decoded = decode_object(line, &self.registry, self.fixed_type.as_ref(), &mut strings)
-            .map_err(|e| match e {
+        let decoded = decode_object(
+            line,
+            &self.registry,
+            self.fixed_type.as_ref(),
+            &mut self.strings,
+        )
+        .map_err(|e| match e {
             ObjectError::Malformed(message) => LineError {
                 reason: DeadLetterReason::MalformedJson,
                 message,
@@ -101,7 +105,6 @@ impl JsonLinesDecoder {
             },
             ObjectError::Field(e) => decode_error(e),
         })?;
-        drop(strings);
         let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
             Some(t) => Some(t),
             None => decoded.ts.map(EventTime),

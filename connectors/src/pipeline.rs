@@ -297,8 +297,11 @@ impl Pipeline {
             return self.reject(&r, Reason::InvalidUtf8, "the record is not valid UTF-8");
         };
         let decoder = match &r.event_type {
-            Some(t) => self.typed.get(t).unwrap_or(&self.decoder),
-            None => &self.decoder,
+            Some(t) => match self.typed.get_mut(t) {
+                Some(d) => d,
+                None => &mut self.decoder,
+            },
+            None => &mut self.decoder,
         };
         let event = match decoder.decode(text) {
             Ok(Some(e)) => e,

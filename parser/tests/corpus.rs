@@ -72,6 +72,11 @@ fn conformance_cases_round_trip() {
 fn rules_round_trip() {
     let mut files = Vec::new();
     epl_files(&repo_root().join("rules"), &mut files);
+    assert!(
+        files.len() >= 3,
+        "expected the shipped rule files, found {}",
+        files.len()
+    );
     for f in &files {
         check_round_trip(f);
     }

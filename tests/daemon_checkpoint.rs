@@ -6,7 +6,6 @@ mod daemon_support;
 mod kafka_support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use daemon_support::*;
@@ -103,24 +102,7 @@ fn killed_twenty_times_while_events_flow_it_delivers_exactly_the_alerts_of_an_un
 
     // The golden run: the same rules over the whole topic, uninterrupted.
     let golden_file = dir.path().join("golden.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(["run", &rules.display().to_string()])
-        .args([
-            "--kafka",
-            broker(),
-            "--topic",
-            &format!("{topic}:TemperatureEvent"),
-        ])
-        .args(["--group", &unique("golden"), "--from-beginning"])
-        .args(["--stop-after-idle", "3s"])
-        .args(["--sink", &format!("file:{}", golden_file.display())])
-        .output()
-        .expect("cepheus run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    golden_run(&rules, &topic, &golden_file);
     let golden: BTreeSet<String> = alerts_by_id(&golden_file).into_keys().collect();
     let rules_seen: BTreeSet<String> = alerts_by_id(&golden_file)
         .values()

@@ -6,7 +6,6 @@ mod kafka_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use daemon_support::*;
@@ -203,24 +202,7 @@ fn editing_one_rule_leaves_the_window_of_another_as_in_an_uninterrupted_run() {
 
     // The golden run: the original rules over the same 300 readings, uninterrupted.
     let golden_file = dir.path().join("golden.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(["run", &rules.join("a_window.epl").display().to_string()])
-        .args([
-            "--kafka",
-            broker(),
-            "--topic",
-            &format!("{topic}:TemperatureEvent"),
-        ])
-        .args(["--group", &unique("golden"), "--from-beginning"])
-        .args(["--stop-after-idle", "3s"])
-        .args(["--sink", &format!("file:{}", golden_file.display())])
-        .output()
-        .expect("cepheus run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    golden_run(&rules.join("a_window.epl"), &topic, &golden_file);
     let golden = alerts_by_id(&golden_file);
     assert_eq!(golden.len(), 300);
     let window_ids = |m: &std::collections::BTreeMap<String, serde_json::Value>| {

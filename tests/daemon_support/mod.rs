@@ -11,6 +11,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// The golden run: `cepheus run RULES` over the whole topic (TemperatureEvent), uninterrupted,
+/// alerts to `out`; stops once the topic is idle for 3 s.
+pub fn golden_run(rules: &Path, topic: &str, out: &Path) {
+    let run = Command::new(env!("CARGO_BIN_EXE_cepheus"))
+        .args(["run", &rules.display().to_string()])
+        .args([
+            "--kafka",
+            broker(),
+            "--topic",
+            &format!("{topic}:TemperatureEvent"),
+        ])
+        .args(["--group", &unique("golden"), "--from-beginning"])
+        .args(["--stop-after-idle", "3s"])
+        .args(["--sink", &format!("file:{}", out.display())])
+        .output()
+        .expect("cepheus run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 /// A `rules` directory under `dir` holding one file, `t.epl`, with `text`.
 pub fn rules_dir(dir: &Path, text: &str) -> PathBuf {
     let rules = dir.join("rules");

@@ -80,6 +80,14 @@ fn temperatures(n: u64) -> Vec<(String, f64, i64, String)> {
         .collect()
 }
 
+/// The events as Kafka records keyed by sensor.
+fn keyed_records(events: &[(String, f64, i64, String)]) -> Vec<(String, Vec<u8>)> {
+    events
+        .iter()
+        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
+        .collect()
+}
+
 fn alert_rows(values: impl Iterator<Item = serde_json::Value>) -> Vec<(String, i64, String)> {
     let mut rows: Vec<(String, i64, String)> = values
         .map(|a| {
@@ -108,10 +116,7 @@ fn kafka_to_kafka_file_and_webhook_with_poison_in_the_dead_letter_topic() {
     create_topic(&alerts, 1);
     create_topic(&dlq, 1);
     let events = temperatures(3000);
-    let mut records: Vec<(String, Vec<u8>)> = events
-        .iter()
-        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
-        .collect();
+    let mut records = keyed_records(&events);
     // Poison, each keyed to a sensor so it lands among that sensor's readings.
     let poison: Vec<(&str, Vec<u8>)> = vec![
         ("malformed_json", b"{\"sensor\":\"s-0001\",\"temp".to_vec()),
@@ -257,10 +262,7 @@ fn a_run_killed_with_sigkill_and_restarted_loses_no_alert() {
     create_topic(&input, 3);
     create_topic(&alerts, 1);
     let events = temperatures(40_000);
-    let records: Vec<(String, Vec<u8>)> = events
-        .iter()
-        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
-        .collect();
+    let records = keyed_records(&events);
     produce(&input, &records);
     let rules = dir.path().join("hot.epl");
     std::fs::write(&rules, RULE).expect("write");
@@ -352,10 +354,7 @@ fn a_slow_sink_pauses_the_consumer_without_losing_or_repeating_records() {
     // while the consumer is still feeding the channel.
     create_topic(&input, 1);
     let events = temperatures(40_000);
-    let records: Vec<(String, Vec<u8>)> = events
-        .iter()
-        .map(|(s, _, _, line)| (s.clone(), line.clone().into_bytes()))
-        .collect();
+    let records = keyed_records(&events);
     produce(&input, &records);
     let rules = dir.path().join("hot.epl");
     std::fs::write(&rules, RULE).expect("write");

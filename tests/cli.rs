@@ -1,18 +1,8 @@
 //! End-to-end tests of the `cepheus` binary: real files, real processes.
+mod cli_support;
+
+use cli_support::*;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn cepheus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the cepheus binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn conformance_scenarios_pass() {

@@ -1,8 +1,11 @@
 //! The tutorial is executable: every ```epl block in docs/tutorial.md passes
 //! `cepheus check`, and the files it shows (blocks tagged `file=PATH`) are
 //! written out and checked, tested and run, with the outputs it prints.
+mod cli_support;
+
+use cli_support::*;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// One fenced code block: the info string's first word, the rest of it, the text.
 struct Block {
@@ -54,14 +57,6 @@ fn tutorial() -> Vec<Block> {
     blocks(&std::fs::read_to_string(path).expect("docs/tutorial.md is readable"))
 }
 
-fn cepheus(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the cepheus binary runs")
-}
-
 fn assert_success(out: &Output, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -88,7 +83,7 @@ fn every_epl_snippet_in_the_tutorial_passes_check() {
         };
         let file = dir.path().join(format!("snippet_line_{}.epl", b.line));
         std::fs::write(&file, &text).expect("write");
-        let out = cepheus(dir.path(), &["check", file.to_str().expect("utf-8")]);
+        let out = cepheus_in(dir.path(), &["check", file.to_str().expect("utf-8")]);
         assert_success(&out, &format!("docs/tutorial.md:{}:\n{text}", b.line));
         checked += 1;
     }
@@ -114,12 +109,15 @@ fn the_tutorial_files_check_test_and_run_as_shown() {
     };
 
     assert_success(
-        &cepheus(dir.path(), &["check", "my-rules/"]),
+        &cepheus_in(dir.path(), &["check", "my-rules/"]),
         "cepheus check",
     );
-    let tested = assert_success(&cepheus(dir.path(), &["test", "my-rules/"]), "cepheus test");
+    let tested = assert_success(
+        &cepheus_in(dir.path(), &["test", "my-rules/"]),
+        "cepheus test",
+    );
     assert_eq!(tested, shown("test-output"));
-    let run = cepheus(
+    let run = cepheus_in(
         dir.path(),
         &["run", "my-rules/", "--input", "payments.jsonl"],
     );

@@ -1,23 +1,19 @@
 //! `cepheus run` against a real Kafka-compatible broker (Tansu on 127.0.0.1:19092, started
 //! by scripts/test.sh; these tests start it themselves if it is installed, and fail, never
 //! skip, when it cannot run).
+mod cli_support;
+
+use cli_support::*;
 mod kafka_support;
 mod webhook_server;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kafka_support::*;
 use rdkafka::producer::{BaseRecord, Producer};
-
-fn cepheus(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(args)
-        .output()
-        .expect("the cepheus binary runs")
-}
 
 fn spawn_cepheus(args: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cepheus"))
@@ -52,10 +48,6 @@ fn run_args(rules: &Path, topic: &str, group: &str, idle: &str, extra: &[String]
     .collect();
     args.extend(extra.iter().cloned());
     args
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const RULE: &str = "create schema TemperatureEvent (sensor string, temperature double, ts long) \

@@ -1,20 +1,12 @@
 //! `cepheus run` end to end with real files: the file sink's rotation, `--follow` on a
 //! growing file, allowed lateness, the generator source and poison input.
+mod cli_support;
+
+use cli_support::*;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-fn cepheus(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(args)
-        .output()
-        .expect("the cepheus binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()

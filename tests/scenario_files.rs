@@ -1,16 +1,11 @@
 //! `cepheus test` over scenario folders that use `scenario.toml` to run rule
 //! files kept elsewhere (the shipped rules), and the shipped rules' own cases.
+mod cli_support;
+
+use cli_support::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn cepheus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cepheus"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the cepheus binary runs")
-}
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -103,17 +103,15 @@ pub struct Decoded {
     pub ts: Option<i64>,
 }
 
-/// Decodes `bytes` (one JSON object) as an event of `fixed`, or of the type its
-/// `type` key names in `registry`; string fields go through `strings`.
+/// Decodes `text` (one JSON object) as an event of `fixed`, or of the type its
+/// `type` key names in `registry`; string fields go through `strings`. Reading
+/// from a `str` (already valid UTF-8) skips the check of every key and string.
 pub fn decode_object(
-    bytes: &[u8],
+    text: &str,
     registry: &TypeRegistry,
     fixed: Option<&Arc<EventType>>,
     strings: &mut Interner,
 ) -> Result<Decoded, ObjectError> {
-    // One UTF-8 check of the whole line (ASCII runs are checked a word at a
-    // time); reading from a `str` then skips the check of every key and string.
-    let text = std::str::from_utf8(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = ObjectSeed {
         registry,
@@ -403,8 +401,7 @@ mod tests {
             let obj: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(line).expect("test line is an object");
             let expected = decode_fields(&t, &obj);
-            let got = match decode_object(line.as_bytes(), &reg, Some(&t), &mut Interner::default())
-            {
+            let got = match decode_object(line, &reg, Some(&t), &mut Interner::default()) {
                 Ok(d) => Ok(d.fields.into_vec().into_boxed_slice()),
                 Err(ObjectError::Field(e)) => Err(e),
                 Err(other) => panic!("{line}: unexpected {other:?}"),
@@ -421,8 +418,7 @@ mod tests {
             r#"{"x":3,"type":"U"}"#,
             r#"{"y":"ignored","x":3,"type":"U","z":[1]}"#,
         ] {
-            let d =
-                decode_object(line.as_bytes(), &reg, None, &mut Interner::default()).expect(line);
+            let d = decode_object(line, &reg, None, &mut Interner::default()).expect(line);
             assert_eq!(d.ty.name, "U");
             assert_eq!(&*d.fields, &[Value::Int(3)], "{line}");
         }
@@ -434,7 +430,7 @@ mod tests {
         let t = reg.get("T").cloned().expect("T");
         let mut strings = Interner::default();
         let decode = |line: &str, strings: &mut Interner| {
-            decode_object(line.as_bytes(), &reg, Some(&t), strings)
+            decode_object(line, &reg, Some(&t), strings)
                 .map(|d| d.fields[0].clone())
                 .ok()
         };
@@ -478,18 +474,18 @@ mod tests {
         for line in ["", "[1]", "{", r#"{"s":"a"} trailing"#, "nul", "42"] {
             assert!(
                 matches!(
-                    decode_object(line.as_bytes(), &reg, t.as_ref(), &mut Interner::default()),
+                    decode_object(line, &reg, t.as_ref(), &mut Interner::default()),
                     Err(ObjectError::Malformed(_))
                 ),
                 "{line:?}"
             );
         }
         assert!(matches!(
-            decode_object(br#"{"type":"Nope"}"#, &reg, None, &mut Interner::default()),
+            decode_object(r#"{"type":"Nope"}"#, &reg, None, &mut Interner::default()),
             Err(ObjectError::UnknownType(n)) if n == "Nope"
         ));
         assert!(matches!(
-            decode_object(br#"{"x":1}"#, &reg, None, &mut Interner::default()),
+            decode_object(r#"{"x":1}"#, &reg, None, &mut Interner::default()),
             Err(ObjectError::NoType)
         ));
     }

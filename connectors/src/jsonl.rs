@@ -72,14 +72,21 @@ impl JsonLinesDecoder {
         })
     }
 
-    /// `Ok(None)` for a blank line.
-    pub fn decode(&mut self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
-        self.decode_bytes(line.as_bytes())
+    /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line): checked
+    /// for UTF-8 once, here.
+    pub fn decode_bytes(&mut self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
+        match std::str::from_utf8(line) {
+            Ok(text) => self.decode(text),
+            Err(e) => Err(LineError {
+                reason: DeadLetterReason::MalformedJson,
+                message: e.to_string(),
+            }),
+        }
     }
 
-    /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line):
-    /// the object is decoded straight into the type's field slots.
-    pub fn decode_bytes(&mut self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
+    /// One line, decoded straight into the type's field slots; `Ok(None)` for a
+    /// blank line.
+    pub fn decode(&mut self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
         let line = line.trim_ascii();
         if line.is_empty() {
             return Ok(None);

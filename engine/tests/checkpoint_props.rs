@@ -95,7 +95,11 @@ fn drive(engine: &mut Engine, input: &[(i64, i64, i64)], t: &mut i64, out: &mut 
         *t += gap;
         engine.advance_to(EventTime(*t), &mut d);
         let ty = engine.registry().get("E").cloned().expect("E");
-        engine.send(&ty, vec![Value::Int(*k), Value::Int(*v)].into_boxed_slice(), &mut d);
+        engine.send(
+            &ty,
+            vec![Value::Int(*k), Value::Int(*v)].into_boxed_slice(),
+            &mut d,
+        );
     }
     support::observe(engine, d, out);
 }

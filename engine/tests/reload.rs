@@ -16,7 +16,11 @@ fn drive(engine: &mut Engine, events: &[(i64, &str, i64)], out: &mut Vec<Seen>) 
         let mut d = Vec::new();
         engine.advance_to(EventTime(*t), &mut d);
         let ty = engine.registry().get("E").cloned().expect("E is declared");
-        engine.send(&ty, vec![Value::str(k), Value::Int(*v)].into_boxed_slice(), &mut d);
+        engine.send(
+            &ty,
+            vec![Value::str(k), Value::Int(*v)].into_boxed_slice(),
+            &mut d,
+        );
         for d in d {
             let name = engine.plan(d.statement).name.clone();
             out.push((name, d.time.0, d.output.insert, d.output.remove));

@@ -153,6 +153,8 @@ fn median_prepared<T>(
     (rates[rates.len() / 2], rows)
 }
 
+// Not inlined, so profilers (`valgrind --toggle-collect`) can pick it out.
+#[inline(never)]
 fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else {
         return 0;
@@ -187,6 +189,7 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
 }
 
 /// The engine's decoding alone (`--only decode`, not part of the default run).
+#[inline(never)]
 fn decode_only(data: &[u8]) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", Q1, &TypeRegistry::default()) else {
         return 0;
@@ -200,6 +203,7 @@ fn decode_only(data: &[u8]) -> u64 {
         .sum()
 }
 
+#[inline(never)]
 fn hand_decode_only(data: &[u8]) -> u64 {
     data.split(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice::<Reading>(l).ok())
@@ -214,6 +218,7 @@ fn predecoded_events(n: u64) -> Vec<Box<[Value]>> {
         .collect()
 }
 
+#[inline(never)]
 fn engine_predecoded(events: Vec<Box<[Value]>>) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", Q_PRE, &TypeRegistry::default()) else {
         return 0;
@@ -245,6 +250,7 @@ struct Reading<'a> {
 }
 
 /// Q1 by hand: per-sensor sliding 5-minute sum and count, expiring in time order.
+#[inline(never)]
 fn hand_q1(data: &[u8]) -> u64 {
     const T: i64 = 300_000;
     let mut window: VecDeque<(i64, u32, f64)> = VecDeque::new();
@@ -305,6 +311,7 @@ struct TransferRow<'a> {
 
 /// Q2 by hand: 5-minute batches anchored at the first event; per batch, the
 /// wallets of this and the previous batch post their sum for this batch.
+#[inline(never)]
 fn hand_q2(data: &[u8]) -> u64 {
     const T: i64 = 300_000;
     let mut next_flush: Option<i64> = None;
@@ -345,6 +352,7 @@ struct TradeRow<'a> {
 /// Q3 by hand: large trades wait per token for 60 s; a later large trade of
 /// the same token on the other side completes (and ends) every waiting one,
 /// then starts its own wait.
+#[inline(never)]
 fn hand_q3(data: &[u8]) -> u64 {
     const WITHIN: i64 = 60_000;
     // Per token: waiting (start time, side is buy, wallet), oldest first.

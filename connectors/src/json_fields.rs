@@ -15,6 +15,9 @@ use cepheus_engine::{DecodeError, EventFields, EventType, Type, TypeId, TypeRegi
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 
+mod flat;
+use flat::decode_flat;
+
 /// Longest string the [`Interner`] shares; longer ones are unlikely to repeat.
 const INTERN_MAX_LEN: usize = 32;
 /// Most strings the [`Interner`] holds before it starts over (bounded memory:
@@ -107,6 +110,32 @@ pub struct Decoded {
 /// `type` key names in `registry`; string fields go through `strings`. Reading
 /// from a `str` (already valid UTF-8) skips the check of every key and string.
 pub fn decode_object(
+    text: &str,
+    registry: &TypeRegistry,
+    fixed: Option<&Arc<EventType>>,
+    strings: &mut Interner,
+) -> Result<Decoded, ObjectError> {
+    if let Some(d) = decode_flat(text.as_bytes(), Some(text), registry, fixed, strings) {
+        return Ok(d);
+    }
+    decode_object_serde(text, registry, fixed, strings)
+}
+
+/// [`decode_object`] for bytes not yet checked for UTF-8, when the line is a
+/// flat object that decodes without error (the fast path; it checks the
+/// strings it reads). `None`: check the line and call [`decode_object`].
+pub fn decode_flat_object(
+    bytes: &[u8],
+    registry: &TypeRegistry,
+    fixed: Option<&Arc<EventType>>,
+    strings: &mut Interner,
+) -> Option<Decoded> {
+    decode_flat(bytes, None, registry, fixed, strings)
+}
+
+/// [`decode_object`] through serde_json, for every line: the reference the
+/// fast path agrees with (and the path of the lines it does not take).
+pub fn decode_object_serde(
     text: &str,
     registry: &TypeRegistry,
     fixed: Option<&Arc<EventType>>,

@@ -4,7 +4,13 @@ use std::sync::Arc;
 
 use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry, timestamp_of};
 
-use crate::json_fields::{Interner, ObjectError, decode_object};
+use crate::json_fields::{
+    Decoded, Interner, ObjectError, decode_flat_object, decode_object, decode_object_serde,
+};
+
+/// [`decode_object`] or [`decode_object_serde`].
+type ObjectDecoder =
+    fn(&str, &TypeRegistry, Option<&Arc<EventType>>, &mut Interner) -> Result<Decoded, ObjectError>;
 
 /// One decoded event, ready for the engine.
 #[derive(Debug)]
@@ -72,11 +78,24 @@ impl JsonLinesDecoder {
         })
     }
 
-    /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line): checked
-    /// for UTF-8 once, here.
+    /// [`Self::decode`] for raw bytes (a Kafka record's value, a file line): a
+    /// flat object is decoded straight from the bytes (checking only its
+    /// strings for UTF-8); any other line is checked for UTF-8 once, here.
     pub fn decode_bytes(&mut self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if let Some(decoded) = decode_flat_object(
+            trimmed,
+            &self.registry,
+            self.fixed_type.as_ref(),
+            &mut self.strings,
+        ) {
+            return finish(decoded).map(Some);
+        }
         match std::str::from_utf8(line) {
-            Ok(text) => self.decode(text),
+            Ok(text) => self.decode_text(text, decode_object_serde),
             Err(e) => Err(LineError {
                 reason: DeadLetterReason::MalformedJson,
                 message: e.to_string(),
@@ -87,11 +106,21 @@ impl JsonLinesDecoder {
     /// One line, decoded straight into the type's field slots; `Ok(None)` for a
     /// blank line.
     pub fn decode(&mut self, line: &str) -> Result<Option<DecodedEvent>, LineError> {
+        self.decode_text(line, decode_object)
+    }
+
+    /// [`Self::decode`] with `decode` as the object decoder (the serde path alone
+    /// when the fast path already passed on the line).
+    fn decode_text(
+        &mut self,
+        line: &str,
+        decode: ObjectDecoder,
+    ) -> Result<Option<DecodedEvent>, LineError> {
         let line = line.trim_ascii();
         if line.is_empty() {
             return Ok(None);
         }
-        let decoded = decode_object(
+        let decoded = decode(
             line,
             &self.registry,
             self.fixed_type.as_ref(),
@@ -112,16 +141,21 @@ impl JsonLinesDecoder {
             },
             ObjectError::Field(e) => decode_error(e),
         })?;
-        let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
-            Some(t) => Some(t),
-            None => decoded.ts.map(EventTime),
-        };
-        Ok(Some(DecodedEvent {
-            ty: decoded.ty,
-            fields: decoded.fields,
-            time,
-        }))
+        finish(decoded).map(Some)
     }
+}
+
+/// The event of a decoded object, with its time.
+fn finish(decoded: Decoded) -> Result<DecodedEvent, LineError> {
+    let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
+        Some(t) => Some(t),
+        None => decoded.ts.map(EventTime),
+    };
+    Ok(DecodedEvent {
+        ty: decoded.ty,
+        fields: decoded.fields,
+        time,
+    })
 }
 
 fn decode_error(e: DecodeError) -> LineError {

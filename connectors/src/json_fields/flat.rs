@@ -1,0 +1,595 @@
+//! The fast path of [`super::decode_object`]: a byte scanner for
+//! the common line, a flat object of plain strings, short numbers and
+//! literals, decoded straight into the event's field slots.
+//!
+//! It only ever answers for lines it fully understands and that decode
+//! without error; anything else (escapes, nested values, exponents, long
+//! numbers, `-0`, duplicate keys, a late `type` key, a wrong type, malformed
+//! JSON, invalid UTF-8) returns `None` and the caller takes the serde path,
+//! which produces the same fields or the right error. So it must agree with
+//! that path on every line it accepts: same numbers (to the bit), same
+//! strings, same `ts`.
+use std::sync::Arc;
+
+use cepheus_engine::{EventFields, EventType, Type, TypeRegistry, Value};
+
+use super::{Decoded, Interner};
+
+/// `1e0..=1e22`: every one exact in an `f64`, so `significand / 10^k` with a
+/// significand below 2^53 is correctly rounded, which is also what serde_json
+/// computes (the same division).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Bytes that end a plain string's scan: `"`, `\` and control characters.
+const STOP: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 1;
+        i += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t
+};
+
+/// A number as the slow path's `Scalar` sees it, for the shapes the fast
+/// path takes.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The same bytes as a `str`, when they are known to be UTF-8.
+    text: Option<&'a str>,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The contents of a string without escapes; the opening quote is already
+    /// eaten. `None` for escapes or control characters.
+    #[inline(always)]
+    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        while STOP[usize::from(*self.b.get(self.i)?)] == 0 {
+            self.i += 1;
+        }
+        if self.b[self.i] != b'"' {
+            return None;
+        }
+        self.i += 1;
+        Some(&self.b[start..self.i - 1])
+    }
+
+    /// [`Self::plain_bytes`] as a `str`: `None` for invalid UTF-8 too.
+    #[inline(always)]
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let s = self.plain_bytes()?;
+        match self.text {
+            // A slice between two ASCII quotes of a `str`: on char boundaries.
+            Some(text) => text.get(start..start + s.len()),
+            None => std::str::from_utf8(s).ok(),
+        }
+    }
+
+    /// A number of at most 18 digits without exponent (and not `-0`),
+    /// valid per the JSON grammar.
+    #[inline(always)]
+    fn number(&mut self) -> Option<Num> {
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        let mut sig: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            sig = sig * 10 + u64::from(c - b'0');
+            self.i += 1;
+            if self.i - start > 18 {
+                return None;
+            }
+        }
+        let int_digits = self.i - start;
+        if int_digits == 0 || (int_digits > 1 && self.b[start] == b'0') {
+            return None;
+        }
+        let num = if self.peek() == Some(b'.') {
+            self.i += 1;
+            let frac_start = self.i;
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                sig = sig * 10 + u64::from(c - b'0');
+                self.i += 1;
+                if self.i - start > 19 {
+                    return None;
+                }
+            }
+            let frac_digits = self.i - frac_start;
+            if frac_digits == 0 || frac_digits >= POW10.len() || sig >= 1 << 53 {
+                return None;
+            }
+            let f = sig as f64 / POW10[frac_digits];
+            Num::Float(if neg { -f } else { f })
+        } else if neg {
+            if sig == 0 {
+                return None; // `-0` is a float to serde_json
+            }
+            Num::Int(-(sig as i64))
+        } else {
+            Num::Int(sig as i64)
+        };
+        if let Some(b'e' | b'E') = self.peek() {
+            return None;
+        }
+        Some(num)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+}
+
+/// A value the fast path read.
+enum Flat<'a> {
+    Null,
+    Bool(bool),
+    Num(Num),
+    Str(&'a str),
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    fn value(&mut self) -> Option<Flat<'a>> {
+        Some(match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                Flat::Str(self.plain_str()?)
+            }
+            b'-' | b'0'..=b'9' => Flat::Num(self.number()?),
+            b't' => {
+                self.literal(b"true")?;
+                Flat::Bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Flat::Bool(false)
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                Flat::Null
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The slot value of `v` for a field of type `ty`, when it converts without
+/// error (the same rules as the slow path's `Scalar::into_value`).
+#[inline(always)]
+fn convert(v: Flat<'_>, ty: Type, intern: impl FnOnce(&str) -> Arc<str>) -> Option<Value> {
+    Some(match (ty, v) {
+        (_, Flat::Null) => Value::Null,
+        (Type::Int, Flat::Num(Num::Int(i))) => Value::Int(i),
+        (Type::Int, Flat::Num(Num::Float(f))) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Value::Int(f as i64)
+        }
+        (Type::Float, Flat::Num(Num::Int(i))) => Value::Float(i as f64),
+        (Type::Float, Flat::Num(Num::Float(f))) => Value::Float(f),
+        (Type::String, Flat::Str(s)) => Value::Str(intern(s)),
+        (Type::Bool, Flat::Bool(b)) => Value::Bool(b),
+        _ => return None,
+    })
+}
+
+/// Decodes `bytes` (one JSON object, trimmed) when it is a flat object the
+/// fast path takes and it decodes without error; `None` otherwise (the caller
+/// then takes the serde path). `text`: the same bytes as a `str`, when they
+/// are known to be UTF-8 (otherwise each string used is checked).
+pub(crate) fn decode_flat(
+    bytes: &[u8],
+    text: Option<&str>,
+    registry: &TypeRegistry,
+    fixed: Option<&Arc<EventType>>,
+    strings: &mut Interner,
+) -> Option<Decoded> {
+    let mut c = Cursor {
+        b: bytes,
+        i: 0,
+        text,
+    };
+    if fixed.is_some_and(|t| t.fields.len() > 64) {
+        return None;
+    }
+    c.ws();
+    c.eat(b'{')?;
+    c.ws();
+    let mut ty: Option<&Arc<EventType>> = fixed;
+    let mut fields = EventFields::new();
+    // Which slots have been written (keys may repeat only on the slow path).
+    let mut seen: u64 = 0;
+    let mut ts = None;
+    let mut ts_seen = false;
+    let mut next_field = 0;
+    if c.peek() == Some(b'}') {
+        c.i += 1;
+    } else {
+        loop {
+            c.eat(b'"')?;
+            let key = c.plain_bytes()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            let Some(t) = ty else {
+                // Not fixed: only a leading `type` key is taken here.
+                if key != b"type" {
+                    return None;
+                }
+                c.eat(b'"')?;
+                let name = c.plain_str()?;
+                let t = registry.get(name)?;
+                if t.fields.len() > 64 {
+                    return None;
+                }
+                ty = Some(t);
+                c.ws();
+                if c.eat(b',').is_some() {
+                    c.ws();
+                    continue;
+                }
+                c.eat(b'}')?;
+                break;
+            };
+            if fixed.is_none() && key == b"type" {
+                return None;
+            }
+            // Keys usually come in declaration order: try the next field first.
+            let slot = match t.fields.get(next_field) {
+                Some(f) if f.name.as_bytes() == key => Some(next_field),
+                _ => t.field(std::str::from_utf8(key).ok()?),
+            };
+            let v = c.value()?;
+            if key == b"ts" {
+                if ts_seen {
+                    return None;
+                }
+                ts_seen = true;
+                if let Flat::Num(Num::Int(t)) = v {
+                    ts = Some(t);
+                }
+            }
+            if let Some(i) = slot {
+                next_field = i + 1;
+                let bit = 1u64 << i;
+                if seen & bit != 0 {
+                    return None;
+                }
+                seen |= bit;
+                let f = &t.fields[i];
+                let value = convert(v, f.ty, |s| strings.intern_field(t.id, i, s))?;
+                if i == fields.len() {
+                    fields.push(value);
+                } else if i > fields.len() {
+                    fields.resize(i, Value::Null);
+                    fields.push(value);
+                } else {
+                    fields[i] = value;
+                }
+            }
+            c.ws();
+            if c.eat(b',').is_some() {
+                c.ws();
+                continue;
+            }
+            c.eat(b'}')?;
+            break;
+        }
+    }
+    c.ws();
+    if c.i != bytes.len() {
+        return None;
+    }
+    let ty = ty?;
+    if fields.len() < ty.fields.len() {
+        fields.resize(ty.fields.len(), Value::Null);
+    }
+    Some(Decoded {
+        ty: ty.clone(),
+        fields,
+        ts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_fields::decode_object_serde;
+    use proptest::prelude::*;
+
+    fn registry() -> TypeRegistry {
+        let src = "create schema T(s string, i long, d double, b boolean, ts long) starttimestamp ts;\
+                   create schema U(x long, type string);\
+                   create schema V(ts double, n long);";
+        let script = cepheus_parser::parse_script(src).expect("parses");
+        cepheus_engine::bind_script(src, &script, &TypeRegistry::default())
+            .expect("binds")
+            .registry
+    }
+
+    /// Type, fields (floats to the bit, through `Debug`) and `ts`, or the error.
+    fn outcome(r: Result<Decoded, crate::json_fields::ObjectError>) -> String {
+        match r {
+            Ok(d) => format!("{} {:?} {:?}", d.ty.name, d.fields, d.ts),
+            Err(e) => format!("error {e:?}"),
+        }
+    }
+
+    /// Whenever the fast path takes a line (as `str` or as bytes), it gives
+    /// what the serde path gives; it never takes a line the serde path rejects.
+    fn check(line: &[u8], reg: &TypeRegistry) {
+        let line = line.trim_ascii();
+        let text = std::str::from_utf8(line).ok();
+        for fixed in [None, reg.get("T"), reg.get("U"), reg.get("V")] {
+            let reference =
+                text.map(|t| outcome(decode_object_serde(t, reg, fixed, &mut Interner::default())));
+            let as_bytes = decode_flat(line, None, reg, fixed, &mut Interner::default());
+            let as_text = text.and_then(|t| {
+                decode_flat(t.as_bytes(), Some(t), reg, fixed, &mut Interner::default())
+            });
+            for fast in [as_bytes, as_text].into_iter().flatten() {
+                let fast = outcome(Ok(fast));
+                assert_eq!(
+                    Some(&fast),
+                    reference.as_ref(),
+                    "{:?} as {:?}",
+                    String::from_utf8_lossy(line),
+                    fixed.map(|t| &t.name)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn takes_the_usual_lines() {
+        let reg = registry();
+        let t = reg.get("T");
+        for line in [
+            r#"{"s":"a","i":1,"d":2.5,"b":true,"ts":5}"#,
+            r#"{"ts":5,"b":false,"d":-0.125,"i":-3,"s":"é"}"#,
+            r#" { "s" : "a" , "i" : null , "zz" : 1.5 , "q" : "x" } "#,
+            r#"{}"#,
+            r#"{"i":7.0}"#,
+        ] {
+            assert!(
+                decode_flat(line.as_bytes(), None, &reg, t, &mut Interner::default()).is_some(),
+                "{line}"
+            );
+            check(line.as_bytes(), &reg);
+        }
+        for line in [r#"{"type":"U","x":3}"#, r#"{"type":"T","s":"a"}"#] {
+            assert!(
+                decode_flat(line.as_bytes(), None, &reg, None, &mut Interner::default()).is_some(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_serde_path_on_edge_cases() {
+        let reg = registry();
+        for line in [
+            r#"{"s":"a","i":1,"d":2,"b":true,"ts":5}"#,
+            r#"{"d":0.1}"#,
+            r#"{"d":1.7976931348623157}"#,
+            r#"{"d":123456789012345.678}"#,
+            r#"{"d":9007199254740993.5}"#,
+            r#"{"d":0.30000000000000004}"#,
+            r#"{"d":1.00000000000000000000001}"#,
+            r#"{"d":0.0000000000000000000001}"#,
+            r#"{"d":0.00000000000000000000001}"#,
+            r#"{"d":-0}"#,
+            r#"{"d":-0.0}"#,
+            r#"{"i":-0}"#,
+            r#"{"i":-0.0}"#,
+            r#"{"d":1e5}"#,
+            r#"{"d":1E-5}"#,
+            r#"{"i":01}"#,
+            r#"{"i":00}"#,
+            r#"{"i":1.}"#,
+            r#"{"i":.5}"#,
+            r#"{"i":-}"#,
+            r#"{"i":+1}"#,
+            r#"{"i":999999999999999999}"#,
+            r#"{"i":9999999999999999999}"#,
+            r#"{"i":-999999999999999999}"#,
+            r#"{"i":9223372036854775807}"#,
+            r#"{"i":-9223372036854775808}"#,
+            r#"{"i":18446744073709551616}"#,
+            r#"{"i":8999999999999999.0}"#,
+            r#"{"i":9000000000000000.0}"#,
+            r#"{"i":1.5}"#,
+            r#"{"i":"7"}"#,
+            r#"{"s":1}"#,
+            r#"{"s":true}"#,
+            r#"{"b":1}"#,
+            r#"{"b":nul}"#,
+            r#"{"b":truex}"#,
+            r#"{"b":tru}"#,
+            r#"{"s":"a\"b"}"#,
+            r#"{"s":"a\u0041"}"#,
+            "{\"s\":\"tab\there\"}",
+            r#"{"\u0073":"escaped key"}"#,
+            r#"{"s":"a","s":"b"}"#,
+            r#"{"s":"a","s":1}"#,
+            r#"{"ts":1,"ts":2}"#,
+            r#"{"ts":1,"ts":"x"}"#,
+            r#"{"ts":1.5}"#,
+            r#"{"ts":-7}"#,
+            r#"{"ts":"2026-01-01T00:00:00Z"}"#,
+            r#"{"ts":[1]}"#,
+            r#"{"x":1,"type":"U"}"#,
+            r#"{"type":"U","x":1,"type":"U"}"#,
+            r#"{"type":"Nope","x":1}"#,
+            r#"{"type":1}"#,
+            r#"{"type":"U"}"#,
+            r#"{"type":"V","ts":5,"n":1}"#,
+            r#"{"type":"V","ts":5.5}"#,
+            r#"{"extra":{"deep":[1,2]},"i":1}"#,
+            r#"{"extra":[],"i":1}"#,
+            r#"{"s":"a",}"#,
+            r#"{"s":"a""i":1}"#,
+            r#"{"s":"a"} x"#,
+            r#"{"s":"a"}}"#,
+            r#"{"s":"a""#,
+            r#"{"s""#,
+            r#"{"s":"#,
+            r#"{"s"1}"#,
+            r#"{,}"#,
+            r#"{"#,
+            r#"}"#,
+            r#"[1]"#,
+            r#"42"#,
+            r#""s""#,
+            "",
+            "{\"s\":\"a\"}\u{c}",
+            "{\"s\":\"a\"\u{c}}",
+            "{\n\"s\"\r:\t\"a\"}",
+            "{\"s\":\"\u{7f}\"}",
+            "{\"s\":\"\u{1f}\"}",
+        ] {
+            check(line.as_bytes(), &reg);
+        }
+        for bytes in [
+            &b"{\"s\":\"\xff\"}"[..],
+            b"{\"s\":\"a\xc3\"}",
+            b"{\"\xff\":1}",
+            b"{\"zz\":\"\xe2\x82\"}",
+            b"{\"s\":\"a\"}\xff",
+        ] {
+            check(bytes, &reg);
+        }
+    }
+
+    /// Pieces of JSON lines, some valid and some not.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just(",".to_string()),
+            Just(":".to_string()),
+            Just(" ".to_string()),
+            Just("\"".to_string()),
+            prop::sample::select(vec![
+                "\"s\"",
+                "\"i\"",
+                "\"d\"",
+                "\"b\"",
+                "\"ts\"",
+                "\"type\"",
+                "\"x\"",
+                "\"n\"",
+                "\"zz\"",
+                "\"\\u0073\"",
+                "\"T\"",
+                "\"U\"",
+                "\"V\"",
+                "\"é\"",
+                "\"a\\nb\"",
+                "true",
+                "false",
+                "null",
+                "[1,{}]",
+                "{\"a\":1}",
+                "-0",
+                "-",
+                "1e3",
+                "01",
+                "0",
+            ])
+            .prop_map(str::to_string),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|i| i.to_string()),
+            (any::<i32>(), 0u32..30).prop_map(|(i, k)| format!("{i}.{}", "7".repeat(k as usize))),
+            (any::<u64>(), 0u64..1_000_000).prop_map(|(a, b)| format!("{a}.{b:06}")),
+            any::<f64>().prop_map(|f| f.to_string()),
+            "[a-z0-9 \\\\\"\\.\\-]{0,6}".prop_map(|s| format!("\"{s}\"")),
+        ]
+    }
+
+    /// A field and its value, as a key-value pair of a flat object.
+    fn pair() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec!["s", "i", "d", "b", "ts", "type", "x", "n", "zz"]),
+            prop_oneof![
+                Just("\"a\"".to_string()),
+                Just("\"T\"".to_string()),
+                Just("\"U\"".to_string()),
+                Just("\"V\"".to_string()),
+                Just("null".to_string()),
+                Just("true".to_string()),
+                any::<i64>().prop_map(|i| i.to_string()),
+                (-1_000_000i64..1_000_000, 0u32..8)
+                    .prop_map(|(i, k)| format!("{i}.{}", "3".repeat(k as usize))),
+                any::<f64>().prop_map(|f| f.to_string()),
+            ],
+        )
+            .prop_map(|(k, v)| format!("\"{k}\":{v}"))
+    }
+
+    proptest! {
+        #[test]
+        fn random_pieces_agree(pieces in prop::collection::vec(piece(), 0..14)) {
+            check(pieces.concat().as_bytes(), &registry());
+        }
+
+        #[test]
+        fn random_flat_objects_agree(pairs in prop::collection::vec(pair(), 0..7)) {
+            let line = format!("{{{}}}", pairs.join(","));
+            check(line.as_bytes(), &registry());
+        }
+
+        #[test]
+        fn random_bytes_agree(
+            pairs in prop::collection::vec(pair(), 1..5),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut line = format!("{{{}}}", pairs.join(",")).into_bytes();
+            let i = at.index(line.len());
+            line[i] = byte;
+            check(&line, &registry());
+        }
+    }
+}

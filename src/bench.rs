@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use cepheus_connectors::generate::{GenOptions, Generator, Kind};
 use cepheus_connectors::jsonl::JsonLinesDecoder;
-use cepheus_engine::{Engine, EventTime, TypeRegistry, Value};
+use cepheus_engine::{Engine, EventFields, EventTime, TypeRegistry, Value};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -212,14 +212,18 @@ fn hand_decode_only(data: &[u8]) -> u64 {
 }
 
 /// The pre-decoded input: built before the clock starts.
-fn predecoded_events(n: u64) -> Vec<Box<[Value]>> {
+fn predecoded_events(n: u64) -> Vec<EventFields> {
     (0..n as i64)
-        .map(|i| vec![Value::Int(i % 1000), Value::Int(i % 7)].into_boxed_slice())
+        .map(|i| {
+            [Value::Int(i % 1000), Value::Int(i % 7)]
+                .into_iter()
+                .collect()
+        })
         .collect()
 }
 
 #[inline(never)]
-fn engine_predecoded(events: Vec<Box<[Value]>>) -> u64 {
+fn engine_predecoded(events: Vec<EventFields>) -> u64 {
     let Ok(bound) = crate::rules::load_text("bench.epl", Q_PRE, &TypeRegistry::default()) else {
         return 0;
     };

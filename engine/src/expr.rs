@@ -168,7 +168,9 @@ impl BoundExpr {
                 (Value::Null, _) | (_, Value::Null) => Value::Null,
                 (a, b) => Value::str(&format!("{a}{b}")),
             },
-            BoundExpr::Compare { op, left, right } => compare(*op, &left.eval(s), &right.eval(s)),
+            BoundExpr::Compare { op, left, right } => {
+                compare(*op, &left.eval_cow(s), &right.eval_cow(s))
+            }
             BoundExpr::And(l, r) => match l.eval(s) {
                 Value::Bool(false) => Value::Bool(false),
                 lv => match (lv, r.eval(s)) {
@@ -274,13 +276,26 @@ impl BoundExpr {
                 Some(Value::Event(e)) => Cow::Borrowed(e.get(*field)),
                 _ => Cow::Owned(Value::Null),
             },
+            BoundExpr::Aggregate(i) => s
+                .aggregates
+                .get(*i)
+                .map_or(Cow::Owned(Value::Null), Cow::Borrowed),
             other => Cow::Owned(other.eval(s)),
         }
     }
 
     /// Evaluates a condition: only `true` passes; `false` and null do not.
+    /// Comparisons and their conjunctions (nearly every filter, `where` and
+    /// `having`) are decided without building intermediate values.
     pub fn is_true(&self, s: &Scope<'_>) -> bool {
-        matches!(self.eval(s), Value::Bool(true))
+        match self {
+            BoundExpr::Compare { op, left, right } => {
+                compare_is_true(*op, &left.eval_cow(s), &right.eval_cow(s))
+            }
+            // `null and x` is never true, so `and` passes only when both sides do.
+            BoundExpr::And(l, r) => l.is_true(s) && r.is_true(s),
+            other => matches!(other.eval(s), Value::Bool(true)),
+        }
     }
 }
 
@@ -323,17 +338,24 @@ fn arith(op: ArithOp, float: bool, l: &Value, r: &Value) -> Value {
 }
 
 fn compare(op: CompareOp, l: &Value, r: &Value) -> Value {
-    let Some(ord) = l.sql_cmp(r) else {
-        return Value::Null;
-    };
-    Value::Bool(match op {
+    l.sql_cmp(r)
+        .map_or(Value::Null, |ord| Value::Bool(op_holds(op, ord)))
+}
+
+/// [`compare`] as a condition: null (an incomparable pair) does not pass.
+fn compare_is_true(op: CompareOp, l: &Value, r: &Value) -> bool {
+    l.sql_cmp(r).is_some_and(|ord| op_holds(op, ord))
+}
+
+fn op_holds(op: CompareOp, ord: Ordering) -> bool {
+    match op {
         CompareOp::Eq => ord == Ordering::Equal,
         CompareOp::NotEq => ord != Ordering::Equal,
         CompareOp::Lt => ord == Ordering::Less,
         CompareOp::LtEq => ord != Ordering::Greater,
         CompareOp::Gt => ord == Ordering::Greater,
         CompareOp::GtEq => ord != Ordering::Less,
-    })
+    }
 }
 
 fn call(func: ScalarFunc, args: &[BoundExpr], s: &Scope<'_>) -> Value {

@@ -130,7 +130,10 @@ impl ResultSet {
 
     fn apply(aggs: &mut AggRow, plan: &StatementPlan, scope: &Scope<'_>, seq: u64, enter: bool) {
         for (state, spec) in aggs.states.iter_mut().zip(&plan.aggregates) {
-            let v = spec.arg.as_ref().map_or(Value::Null, |a| a.eval(scope));
+            let v = spec
+                .arg
+                .as_ref()
+                .map_or(Cow::Owned(Value::Null), |a| a.eval_cow(scope));
             state.update(&v, seq, enter, spec.arg.is_none());
         }
         aggs.events += if enter { 1 } else { -1 };

@@ -100,6 +100,8 @@ impl Value {
             (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
                 self.as_f64()?.partial_cmp(&other.as_f64()?)
             }
+            // Interned strings (sensor ids, tokens) are usually the same allocation.
+            (Value::Str(a), Value::Str(b)) if Arc::ptr_eq(a, b) => Some(Ordering::Equal),
             (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,

@@ -11,7 +11,7 @@ use crate::aggregate::AggRow;
 use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::value::Value;
-use crate::window::{EventRef, GroupKey, KeyMap, KeyRef};
+use crate::window::{EventRef, GroupKey, KeyMap, KeyOne, KeyRef};
 
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
@@ -256,11 +256,20 @@ impl ResultSet {
 
     fn group_index(&mut self, event: &EventRef) -> usize {
         let plan = &self.plan;
-        let values = GroupKey::values(&plan.group_by, &self.scope(Some(event), &[]));
-        if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
-            return idx;
-        }
-        let key = GroupKey(values.into_iter().map(Cow::into_owned).collect());
+        let scope = self.scope(Some(event), &[]);
+        let key = if let [only] = plan.group_by.as_slice() {
+            let value = only.eval_cow(&scope);
+            if let Some(idx) = self.groups.get_index_of(&KeyOne(&value)) {
+                return idx;
+            }
+            GroupKey(Box::new([value.into_owned()]))
+        } else {
+            let values = GroupKey::values(&plan.group_by, &scope);
+            if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
+                return idx;
+            }
+            GroupKey(values.into_iter().map(Cow::into_owned).collect())
+        };
         let group = Group::new(plan, event.clone());
         self.groups.insert_full(key, group).0
     }

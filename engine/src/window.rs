@@ -19,8 +19,17 @@ pub type EventRef = Arc<Event>;
 pub type KeyMap<V> = IndexMap<GroupKey, V, foldhash::fast::RandomState>;
 
 /// The key of a group: the values of the grouping expressions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupKey(pub Box<[Value]>);
+
+/// The values one after the other, without a length prefix: all keys of one
+/// map have the same number of values, and [`KeyRef`] and [`KeyOne`] must
+/// hash alike.
+impl std::hash::Hash for GroupKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.iter().for_each(|v| v.hash(state));
+    }
+}
 
 impl GroupKey {
     pub fn of(exprs: &[BoundExpr], scope: &Scope<'_>) -> GroupKey {
@@ -39,12 +48,27 @@ pub type KeyValues<'a> = smallvec::SmallVec<[Cow<'a, Value>; 2]>;
 
 /// A borrowed group key: hashes and compares as the [`GroupKey`] of the same
 /// values, so a [`KeyMap`] can be searched without building one.
-#[derive(Hash)]
 pub struct KeyRef<'a, 'v>(pub &'a [Cow<'v, Value>]);
+
+impl std::hash::Hash for KeyRef<'_, '_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.iter().for_each(|v| v.hash(state));
+    }
+}
 
 impl indexmap::Equivalent<GroupKey> for KeyRef<'_, '_> {
     fn equivalent(&self, key: &GroupKey) -> bool {
         self.0.len() == key.0.len() && self.0.iter().zip(&key.0).all(|(a, b)| **a == *b)
+    }
+}
+
+/// A borrowed one-value group key (`group by sensor`, the usual case).
+#[derive(Hash)]
+pub struct KeyOne<'a>(pub &'a Value);
+
+impl indexmap::Equivalent<GroupKey> for KeyOne<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        matches!(&*key.0, [only] if only == self.0)
     }
 }
 

@@ -96,27 +96,32 @@ impl FilterIndex {
         let Some(slots) = self.by_type.get(event.ty.id.0 as usize) else {
             return;
         };
+        let passes = |s: &Slot| {
+            s.pre
+                .as_ref()
+                .is_none_or(|p| p.is_true(&Scope::event(event)))
+        };
         for &slot in slots {
             let s = &self.slots[slot];
             let bucket = match s.key_field {
+                // The event-only conjuncts (`amount_usd > 50000`) are a field
+                // compare; the bucket look-up hashes the key (often a
+                // string): most events are rejected before it.
+                Some(_) if s.keyed.is_empty() || !passes(s) => continue,
                 Some(f) => {
                     let v = event.get(f);
                     if v.is_null() {
                         continue;
                     }
-                    s.keyed.get(v)
+                    match s.keyed.get(v) {
+                        Some(b) => b,
+                        None => continue,
+                    }
                 }
-                None => Some(&s.all),
+                None if s.all.is_empty() || !passes(s) => continue,
+                None => &s.all,
             };
-            let Some(b) = bucket.filter(|b| !b.is_empty()) else {
-                continue;
-            };
-            if s.pre
-                .as_ref()
-                .is_none_or(|p| p.is_true(&Scope::event(event)))
-            {
-                out.extend(b.values().copied());
-            }
+            out.extend(bucket.values().copied());
         }
     }
 

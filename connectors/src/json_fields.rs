@@ -7,84 +7,17 @@
 //! integral number fits a `double`, a float with no fraction fits a `long`,
 //! anything else of the wrong JSON type is an error naming the field.
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use cepheus_engine::{DecodeError, EventFields, EventType, Type, TypeId, TypeRegistry, Value};
+use cepheus_engine::{DecodeError, EventFields, EventType, Type, TypeRegistry, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 
 mod flat;
+mod intern;
 use flat::decode_flat;
-
-/// Longest string the [`Interner`] shares; longer ones are unlikely to repeat.
-const INTERN_MAX_LEN: usize = 32;
-/// Most strings the [`Interner`] holds before it starts over (bounded memory:
-/// about 4 MiB at worst).
-const INTERN_MAX_ENTRIES: usize = 1 << 16;
-/// Strings of a field the [`Interner`] tries before it decides whether the
-/// field's values repeat enough to be worth sharing.
-const INTERN_TRIAL: u32 = 4096;
-
-/// Short strings decoded by one decoder, shared: equal sensor ids or tokens
-/// become one allocation (and compare by pointer first) instead of one
-/// allocation per field of every event. A field whose values rarely repeat
-/// (wallet addresses over a large population) stops being interned after a
-/// trial, since looking each one up would cost more than it saves.
-#[derive(Debug, Default)]
-pub struct Interner {
-    strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    /// Per event type id, per field: how interning has fared.
-    fields: Vec<Vec<FieldTrial>>,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct FieldTrial {
-    seen: u32,
-    hits: u32,
-    off: bool,
-}
-
-impl Interner {
-    /// The shared copy of `s`, a value of field `field` of type `ty`.
-    pub fn intern_field(&mut self, ty: TypeId, field: usize, s: &str) -> Arc<str> {
-        let per_type = match self.fields.get_mut(ty.0 as usize) {
-            Some(t) => t,
-            None => {
-                self.fields.resize_with(ty.0 as usize + 1, Vec::new);
-                &mut self.fields[ty.0 as usize]
-            }
-        };
-        if per_type.len() <= field {
-            per_type.resize(field + 1, FieldTrial::default());
-        }
-        let trial = &mut per_type[field];
-        if trial.off || s.len() > INTERN_MAX_LEN {
-            return Arc::from(s);
-        }
-        let shared = self.strings.get(s).cloned();
-        if trial.seen < INTERN_TRIAL {
-            trial.seen += 1;
-            trial.hits += u32::from(shared.is_some());
-            // Sharing pays only when nearly all values repeat (sensor ids): a
-            // look-up costs about what the allocation it saves does, and more
-            // once the table outgrows the cache. Q3's wallets (~54 % repeats
-            // in a trial) and 500 tokens (~89 %) decode faster unshared.
-            trial.off = trial.seen == INTERN_TRIAL && trial.hits < INTERN_TRIAL / 10 * 9;
-        }
-        shared.unwrap_or_else(|| self.insert(s))
-    }
-
-    fn insert(&mut self, s: &str) -> Arc<str> {
-        if self.strings.len() >= INTERN_MAX_ENTRIES {
-            self.strings.clear();
-        }
-        let shared: Arc<str> = Arc::from(s);
-        self.strings.insert(shared.clone());
-        shared
-    }
-}
+pub use intern::Interner;
 
 /// What went wrong with one line, before it becomes a dead letter.
 #[derive(Debug)]
@@ -458,42 +391,30 @@ mod tests {
         let reg = registry();
         let t = reg.get("T").cloned().expect("T");
         let mut strings = Interner::default();
-        let decode = |line: &str, strings: &mut Interner| {
-            decode_object(line, &reg, Some(&t), strings)
-                .map(|d| d.fields[0].clone())
-                .ok()
+        let mut decode = |line: &str, serde: bool| {
+            let d = if serde {
+                decode_object_serde(line, &reg, Some(&t), &mut strings)
+            } else {
+                decode_object(line, &reg, Some(&t), &mut strings)
+            };
+            match d.map(|d| d.fields[0].clone()) {
+                Ok(Value::Str(s)) => s,
+                _ => panic!("{line}: a string"),
+            }
         };
-        let a = decode(r#"{"s":"s-1"}"#, &mut strings);
-        let b = decode(r#"{"s":"s-1"}"#, &mut strings);
-        let (Some(Value::Str(a)), Some(Value::Str(b))) = (a, b) else {
-            panic!("strings decode");
-        };
-        assert!(Arc::ptr_eq(&a, &b));
-        let long = format!(r#"{{"s":"{}"}}"#, "x".repeat(INTERN_MAX_LEN + 1));
-        let _ = decode(&long, &mut strings);
-        assert_eq!(strings.strings.len(), 1, "long strings are not kept");
-    }
-
-    #[test]
-    fn the_intern_table_is_bounded() {
-        let mut strings = Interner::default();
-        for i in 0..INTERN_MAX_ENTRIES + 10 {
-            strings.insert(&i.to_string());
+        // The fast path and the serde path share one cache.
+        let a = decode(r#"{"s":"s-1"}"#, false);
+        let b = decode(r#"{"s":"s-1"}"#, false);
+        let c = decode(r#"{"s":"s-1","extra":[1]}"#, true);
+        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
+        let long = format!(r#"{{"s":"{}"}}"#, "x".repeat(intern::INTERN_MAX_LEN + 1));
+        for serde in [false, true] {
+            assert_eq!(
+                Arc::strong_count(&decode(&long, serde)),
+                1,
+                "long strings are not kept"
+            );
         }
-        assert!(strings.strings.len() <= INTERN_MAX_ENTRIES);
-    }
-
-    #[test]
-    fn fields_whose_values_rarely_repeat_are_not_interned() {
-        let mut strings = Interner::default();
-        let (ty, repeating, unique) = (TypeId(0), 0, 1);
-        for i in 0..2 * INTERN_TRIAL {
-            strings.intern_field(ty, repeating, &(i % 10).to_string());
-            strings.intern_field(ty, unique, &format!("w{i}"));
-        }
-        assert!(!strings.fields[0][repeating].off);
-        assert!(strings.fields[0][unique].off);
-        assert!(strings.strings.len() <= 10 + INTERN_TRIAL as usize);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use cepheus_engine::{EventFields, EventType, Type, TypeRegistry, Value};
 
-use super::{Decoded, Interner};
+use super::Decoded;
+use super::intern::{FieldCache, Interner};
 
 /// `1e0..=1e22`: every one exact in an `f64`, so `significand / 10^k` with a
 /// significand below 2^53 is correctly rounded, which is also what serde_json
@@ -94,11 +95,7 @@ impl<'a> Cursor<'a> {
     fn plain_str(&mut self) -> Option<&'a str> {
         let start = self.i;
         let s = self.plain_bytes()?;
-        match self.text {
-            // A slice between two ASCII quotes of a `str`: on char boundaries.
-            Some(text) => text.get(start..start + s.len()),
-            None => std::str::from_utf8(s).ok(),
-        }
+        as_str(self.text, s, start)
     }
 
     /// A number of at most 18 digits without exponent (and not `-0`),
@@ -162,12 +159,28 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// `s`, the plain string at `at` of a line, as a `str`; `text`: the line,
+/// when it is known to be UTF-8. `None` for invalid UTF-8.
+#[inline(always)]
+fn as_str<'a>(text: Option<&'a str>, s: &'a [u8], at: usize) -> Option<&'a str> {
+    match text {
+        // A slice between two ASCII quotes of a `str`: on char boundaries.
+        Some(text) => text.get(at..at + s.len()),
+        None => std::str::from_utf8(s).ok(),
+    }
+}
+
 /// A value the fast path read.
 enum Flat<'a> {
     Null,
     Bool(bool),
     Num(Num),
-    Str(&'a str),
+    /// A plain string's bytes, at `at` in the line: not yet checked for UTF-8
+    /// (a string the field's cache holds needs no check).
+    Str {
+        bytes: &'a [u8],
+        at: usize,
+    },
 }
 
 impl<'a> Cursor<'a> {
@@ -176,7 +189,11 @@ impl<'a> Cursor<'a> {
         Some(match self.peek()? {
             b'"' => {
                 self.i += 1;
-                Flat::Str(self.plain_str()?)
+                let at = self.i;
+                Flat::Str {
+                    bytes: self.plain_bytes()?,
+                    at,
+                }
             }
             b'-' | b'0'..=b'9' => Flat::Num(self.number()?),
             b't' => {
@@ -197,9 +214,15 @@ impl<'a> Cursor<'a> {
 }
 
 /// The slot value of `v` for a field of type `ty`, when it converts without
-/// error (the same rules as the slow path's `Scalar::into_value`).
+/// error (the same rules as the slow path's `Scalar::into_value`); `intern`
+/// makes a string's value from its bytes and place in the line (`None` for
+/// invalid UTF-8).
 #[inline(always)]
-fn convert(v: Flat<'_>, ty: Type, intern: impl FnOnce(&str) -> Arc<str>) -> Option<Value> {
+fn convert(
+    v: Flat<'_>,
+    ty: Type,
+    intern: impl FnOnce(&[u8], usize) -> Option<Arc<str>>,
+) -> Option<Value> {
     Some(match (ty, v) {
         (_, Flat::Null) => Value::Null,
         (Type::Int, Flat::Num(Num::Int(i))) => Value::Int(i),
@@ -208,7 +231,7 @@ fn convert(v: Flat<'_>, ty: Type, intern: impl FnOnce(&str) -> Arc<str>) -> Opti
         }
         (Type::Float, Flat::Num(Num::Int(i))) => Value::Float(i as f64),
         (Type::Float, Flat::Num(Num::Float(f))) => Value::Float(f),
-        (Type::String, Flat::Str(s)) => Value::Str(intern(s)),
+        (Type::String, Flat::Str { bytes, at }) => Value::Str(intern(bytes, at)?),
         (Type::Bool, Flat::Bool(b)) => Value::Bool(b),
         _ => return None,
     })
@@ -237,6 +260,11 @@ pub(crate) fn decode_flat(
     c.eat(b'{')?;
     c.ws();
     let mut ty: Option<&Arc<EventType>> = fixed;
+    // The string caches of the type's fields.
+    let mut caches: &mut [FieldCache] = match fixed {
+        Some(t) => strings.fields(t.id, t.fields.len()),
+        None => &mut [],
+    };
     let mut fields = EventFields::new();
     // Which slots have been written (keys may repeat only on the slow path).
     let mut seen: u64 = 0;
@@ -264,6 +292,7 @@ pub(crate) fn decode_flat(
                     return None;
                 }
                 ty = Some(t);
+                caches = strings.fields(t.id, t.fields.len());
                 c.ws();
                 if c.eat(b',').is_some() {
                     c.ws();
@@ -290,6 +319,13 @@ pub(crate) fn decode_flat(
                     ts = Some(t);
                 }
             }
+            if slot.is_none()
+                && let Flat::Str { bytes, at } = v
+            {
+                // An unused string is still checked: the serde path rejects
+                // a line that is not UTF-8.
+                as_str(c.text, bytes, at)?;
+            }
             if let Some(i) = slot {
                 next_field = i + 1;
                 let bit = 1u64 << i;
@@ -298,7 +334,8 @@ pub(crate) fn decode_flat(
                 }
                 seen |= bit;
                 let f = &t.fields[i];
-                let value = convert(v, f.ty, |s| strings.intern_field(t.id, i, s))?;
+                let text = c.text;
+                let value = convert(v, f.ty, |s, at| caches[i].intern(s, || as_str(text, s, at)))?;
                 if i == fields.len() {
                     fields.push(value);
                 } else if i > fields.len() {

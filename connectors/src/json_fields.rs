@@ -182,7 +182,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         for (i, (f, s)) in ty.fields.iter().zip(slots).enumerate() {
             let strings = &mut *self.strings;
             match s.map_or(Ok(Value::Null), |s| {
-                s.into_value(f.ty, |s| strings.intern_field(ty.id, i, s))
+                s.into_value(f.ty, |s| strings.intern_field(&ty, i, s))
             }) {
                 Ok(v) => fields.push(v),
                 Err(got) => {

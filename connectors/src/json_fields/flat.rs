@@ -14,7 +14,7 @@ use std::sync::Arc;
 use cepheus_engine::{EventFields, EventType, Type, TypeRegistry, Value};
 
 use super::Decoded;
-use super::intern::{FieldCache, Interner};
+use super::intern::{FieldCache, Interner, bytes_eq};
 
 /// `1e0..=1e22`: every one exact in an `f64`, so `significand / 10^k` with a
 /// significand below 2^53 is correctly rounded, which is also what serde_json
@@ -149,6 +149,19 @@ impl<'a> Cursor<'a> {
         Some(num)
     }
 
+    /// Whether `name` and a closing quote come next (then eaten).
+    #[inline(always)]
+    fn follows(&mut self, name: &[u8]) -> bool {
+        let n = name.len();
+        match self.b.get(self.i..self.i + n + 1) {
+            Some(s) if s[n] == b'"' && bytes_eq(&s[..n], name) => {
+                self.i += n + 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + word.len())? == word {
             self.i += word.len();
@@ -260,10 +273,14 @@ pub(crate) fn decode_flat(
     c.eat(b'{')?;
     c.ws();
     let mut ty: Option<&Arc<EventType>> = fixed;
-    // The string caches of the type's fields.
-    let mut caches: &mut [FieldCache] = match fixed {
-        Some(t) => strings.fields(t.id, t.fields.len()),
-        None => &mut [],
+    // The string caches of the type's fields, and whether its field names
+    // can be matched verbatim.
+    let (mut caches, mut plain_names): (&mut [FieldCache], bool) = match fixed {
+        Some(t) => {
+            let s = strings.of_type(t);
+            (&mut s.fields, s.plain_names)
+        }
+        None => (&mut [], false),
     };
     let mut fields = EventFields::new();
     // Which slots have been written (keys may repeat only on the slow path).
@@ -276,7 +293,12 @@ pub(crate) fn decode_flat(
     } else {
         loop {
             c.eat(b'"')?;
-            let key = c.plain_bytes()?;
+            // Keys usually come in declaration order: the next field's name,
+            // when it follows, is taken without a scan.
+            let (key, known) = match ty.and_then(|t| t.fields.get(next_field)) {
+                Some(f) if plain_names && c.follows(f.name.as_bytes()) => (f.name.as_bytes(), true),
+                _ => (c.plain_bytes()?, false),
+            };
             c.ws();
             c.eat(b':')?;
             c.ws();
@@ -292,7 +314,8 @@ pub(crate) fn decode_flat(
                     return None;
                 }
                 ty = Some(t);
-                caches = strings.fields(t.id, t.fields.len());
+                let s = strings.of_type(t);
+                (caches, plain_names) = (&mut s.fields, s.plain_names);
                 c.ws();
                 if c.eat(b',').is_some() {
                     c.ws();
@@ -304,9 +327,9 @@ pub(crate) fn decode_flat(
             if fixed.is_none() && key == b"type" {
                 return None;
             }
-            // Keys usually come in declaration order: try the next field first.
             let slot = match t.fields.get(next_field) {
-                Some(f) if f.name.as_bytes() == key => Some(next_field),
+                _ if known => Some(next_field),
+                Some(f) if bytes_eq(f.name.as_bytes(), key) => Some(next_field),
                 _ => t.field(std::str::from_utf8(key).ok()?),
             };
             let v = c.value()?;
@@ -536,6 +559,56 @@ mod tests {
             b"{\"s\":\"a\"}\xff",
         ] {
             check(bytes, &reg);
+        }
+    }
+
+    /// Field names are matched verbatim in the line only when no byte of
+    /// theirs would end a plain string there.
+    #[test]
+    fn odd_field_names_are_not_matched_verbatim() {
+        use cepheus_engine::TypeId;
+        use cepheus_engine::schema::FieldInfo;
+        let field = |name: &str| FieldInfo {
+            name: name.into(),
+            ty: Type::Int,
+        };
+        for name in ["a\"b", "a\\b", "a\nb"] {
+            let t = Arc::new(EventType::new(
+                TypeId(0),
+                "W".into(),
+                vec![field(name), field("z")],
+                None,
+            ));
+            let reg = TypeRegistry::default();
+            let escaped = serde_json::to_string(name).expect("a string");
+            for line in [
+                format!("{{{escaped}:1,\"z\":2}}"),
+                format!("{{\"{name}\":1,\"z\":2}}"),
+                format!("{{\"z\":2,\"{name}\":1}}"),
+            ] {
+                let mut strings = Interner::default();
+                let fast = decode_flat(line.as_bytes(), None, &reg, Some(&t), &mut strings);
+                let reference = decode_object_serde(&line, &reg, Some(&t), &mut strings);
+                if let Some(fast) = fast {
+                    assert_eq!(outcome(Ok(fast)), outcome(reference), "{line}");
+                }
+            }
+        }
+    }
+
+    /// One decoder's caches follow the type a type id names: another
+    /// registry's type 0 starts over.
+    #[test]
+    fn caches_follow_the_type() {
+        let mut strings = Interner::default();
+        let (a, b) = (registry(), registry());
+        for reg in [&a, &b, &a] {
+            for name in ["T", "U"] {
+                let line = r#"{"s":"x","x":1,"type":"y"}"#;
+                let t = reg.get(name).expect("declared");
+                let d = decode_flat(line.as_bytes(), None, reg, Some(t), &mut strings);
+                assert_eq!(d.expect("flat").fields.len(), t.fields.len());
+            }
         }
     }
 

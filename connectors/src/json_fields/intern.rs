@@ -11,7 +11,7 @@
 //! `token = a.token`).
 use std::sync::Arc;
 
-use cepheus_engine::TypeId;
+use cepheus_engine::EventType;
 
 /// Longest string shared; longer ones are unlikely to repeat.
 pub(crate) const INTERN_MAX_LEN: usize = 32;
@@ -24,8 +24,20 @@ pub(crate) const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 /// Short strings decoded by one decoder, shared per (event type, field).
 #[derive(Debug, Default)]
 pub struct Interner {
-    /// Per event type id, per field.
-    types: Vec<Vec<FieldCache>>,
+    /// Per event type id.
+    types: Vec<TypeStrings>,
+}
+
+/// What the decoder keeps per event type.
+#[derive(Debug, Default)]
+pub(crate) struct TypeStrings {
+    /// The type these are for (a type id of another registry starts over).
+    ty: Option<Arc<EventType>>,
+    /// No field name has a byte that ends a plain JSON string (`"`, `\`, a
+    /// control character): a name found verbatim before a quote is that key.
+    pub(crate) plain_names: bool,
+    /// Per field.
+    pub(crate) fields: Box<[FieldCache]>,
 }
 
 /// The cache of one field.
@@ -36,23 +48,34 @@ pub(crate) struct FieldCache {
 }
 
 impl Interner {
-    /// The caches of the first `n` fields of type `ty`.
+    /// The caches of type `ty`.
     #[inline]
-    pub(crate) fn fields(&mut self, ty: TypeId, n: usize) -> &mut [FieldCache] {
-        let t = ty.0 as usize;
+    pub(crate) fn of_type(&mut self, ty: &Arc<EventType>) -> &mut TypeStrings {
+        let t = ty.id.0 as usize;
         if self.types.len() <= t {
-            self.types.resize_with(t + 1, Vec::new);
+            self.types.resize_with(t + 1, TypeStrings::default);
         }
-        let fields = &mut self.types[t];
-        if fields.len() < n {
-            fields.resize_with(n, FieldCache::default);
+        let strings = &mut self.types[t];
+        if !strings
+            .ty
+            .as_ref()
+            .is_some_and(|known| Arc::ptr_eq(known, ty))
+        {
+            *strings = TypeStrings {
+                ty: Some(ty.clone()),
+                plain_names: ty
+                    .fields
+                    .iter()
+                    .all(|f| f.name.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20)),
+                fields: ty.fields.iter().map(|_| FieldCache::default()).collect(),
+            };
         }
-        &mut fields[..n]
+        strings
     }
 
     /// The shared copy of `s`, a value of field `field` of type `ty`.
-    pub fn intern_field(&mut self, ty: TypeId, field: usize, s: &str) -> Arc<str> {
-        self.fields(ty, field + 1)[field]
+    pub fn intern_field(&mut self, ty: &Arc<EventType>, field: usize, s: &str) -> Arc<str> {
+        self.of_type(ty).fields[field]
             .intern(s.as_bytes(), || Some(s))
             .unwrap_or_else(|| Arc::from(s))
     }
@@ -107,6 +130,16 @@ fn read4(b: &[u8], at: usize) -> u64 {
     let mut w = [0; 4];
     w.copy_from_slice(&b[at..at + 4]);
     u64::from(u32::from_le_bytes(w))
+}
+
+/// `a == b`, without a call to `memcmp` for up to [`INTERN_MAX_LEN`] bytes.
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() <= INTERN_MAX_LEN {
+        short_eq(a, b)
+    } else {
+        a == b
+    }
 }
 
 /// `a == b` for strings of at most [`INTERN_MAX_LEN`] bytes, by the words

@@ -191,12 +191,10 @@ impl Engine {
             self.now = self.now.max(next);
             let mut routed = VecDeque::new();
             for i in 0..self.statements.len() {
-                if self.statements[i]
-                    .next_timer()
-                    .is_some_and(|n| n <= self.now)
-                {
-                    let mut outputs = Vec::new();
-                    self.statements[i].on_time(self.now, &mut self.seq, &mut outputs);
+                // `on_time` checks each of the statement's timers itself.
+                let mut outputs = Vec::new();
+                self.statements[i].on_time(self.now, &mut self.seq, &mut outputs);
+                if !outputs.is_empty() {
                     self.deliver(i, outputs, &mut routed, out);
                 }
             }

@@ -162,10 +162,13 @@ impl Statement {
     }
 
     pub fn next_timer(&self) -> Option<EventTime> {
+        let earliest = |a: Option<EventTime>, b: Option<EventTime>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let w = self.window.as_ref().and_then(Window::next_timer);
         let m = self.matcher.as_ref().and_then(PatternMatcher::next_timer);
-        let o = self.limiter.next_timer();
-        [w, m, o].into_iter().flatten().min()
+        earliest(earliest(w, m), self.limiter.next_timer())
     }
 
     /// Time is `now`: expire windows, fire pattern timers, then output timers.

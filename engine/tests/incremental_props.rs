@@ -11,6 +11,10 @@ enum Win {
     KeepAll,
     /// `#length(n)#time(ms)`: retained while both windows hold the event.
     LengthTime(usize, i64),
+    /// `#groupwin(k)#time(ms)`: retains what `#time(ms)` does, one sub-window per key.
+    GroupTime(i64),
+    /// `#groupwin(k)#length(n)`: the last n events of each key.
+    GroupLength(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +38,8 @@ impl Query {
             Win::Time(ms) => format!("#time({ms} msec)"),
             Win::KeepAll => "#keepall".into(),
             Win::LengthTime(n, ms) => format!("#length({n})#time({ms} msec)"),
+            Win::GroupTime(ms) => format!("#groupwin(k)#time({ms} msec)"),
+            Win::GroupLength(n) => format!("#groupwin(k)#length({n})"),
         };
         let key = if self.grouped { "k, " } else { "" };
         let group = if self.grouped { " group by k" } else { "" };
@@ -127,7 +133,7 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
     };
     for (i, e) in events.iter().enumerate() {
         let now = times[i];
-        if let Win::Time(ms) | Win::LengthTime(_, ms) = q.window {
+        if let Win::Time(ms) | Win::LengthTime(_, ms) | Win::GroupTime(ms) = q.window {
             // Expiries due up to now, one step per distinct expiry time.
             loop {
                 let due = window
@@ -155,6 +161,12 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
             let gone = window.remove(0);
             changed.push(events[gone].key);
         }
+        if let Win::GroupLength(n) = q.window
+            && window.iter().filter(|j| events[**j].key == e.key).count() > n
+            && let Some(pos) = window.iter().position(|j| events[*j].key == e.key)
+        {
+            window.remove(pos);
+        }
         post(now, &window, changed, &mut out);
     }
     out
@@ -166,6 +178,8 @@ fn query() -> impl Strategy<Value = Query> {
         (1i64..5000).prop_map(Win::Time),
         Just(Win::KeepAll),
         ((1usize..6), (1i64..5000)).prop_map(|(n, ms)| Win::LengthTime(n, ms)),
+        (1i64..5000).prop_map(Win::GroupTime),
+        (1usize..4).prop_map(Win::GroupLength),
     ];
     (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(
         |(window, grouped, having)| Query {

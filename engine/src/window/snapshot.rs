@@ -139,10 +139,12 @@ impl Window {
             | (Window::LastEvent(e), WindowState::LastEvent(saved)) => {
                 *e = saved.map(|s| links.event(s)).transpose()?;
             }
-            (Window::GroupWin(GroupWindow { inner, groups, .. }), WindowState::GroupWin(saved)) => {
+            (Window::GroupWin(g), WindowState::GroupWin(saved)) => {
+                let mut groups = KeyMap::default();
                 for (k, s) in saved {
-                    groups.insert(links.key(k)?, Window::restore(inner, s, links)?);
+                    groups.insert(links.key(k)?, Window::restore(&g.inner, s, links)?);
                 }
+                *g = GroupWindow::new(g.keys.clone(), g.inner.clone(), groups);
             }
             (Window::Intersect(x), WindowState::Intersect(saved)) => {
                 let WindowSpec::Intersect(specs) = spec else {

@@ -18,7 +18,7 @@ pub struct Event {
 /// An event's field values, stored inline with the event for the usual
 /// handful of fields: an event read back from a large window (on expiry)
 /// costs one cache miss instead of two.
-pub type EventFields = smallvec::SmallVec<[Value; 4]>;
+pub type EventFields = smallvec::SmallVec<[Value; 6]>;
 
 /// Field values handed to the engine as events' fields.
 pub fn event_fields(fields: Box<[Value]>) -> EventFields {

@@ -10,7 +10,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use cepheus_engine::{DecodeError, EventFields, EventType, Type, TypeRegistry, Value};
+use cepheus_engine::{
+    DecodeError, EventFields, EventTime, EventType, Type, TypeRegistry, Value, timestamp_of,
+};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 
@@ -31,12 +33,21 @@ pub enum ObjectError {
     Field(DecodeError),
 }
 
-/// One decoded object: its type and field slots.
-pub struct Decoded {
-    pub ty: Arc<EventType>,
-    pub fields: EventFields,
-    /// The `ts` key, for types that declare no timestamp field.
-    pub ts: Option<i64>,
+pub use crate::jsonl::DecodedEvent as Decoded;
+
+/// The event of a decoded object: its time is the type's timestamp field,
+/// or else the object's `ts` key.
+#[inline(always)]
+fn event_of(
+    ty: Arc<EventType>,
+    fields: EventFields,
+    ts: Option<i64>,
+) -> Result<Decoded, DecodeError> {
+    let time = match timestamp_of(&ty, &fields)? {
+        Some(t) => Some(t),
+        None => ts.map(EventTime),
+    };
+    Ok(Decoded { ty, fields, time })
 }
 
 /// Decodes `text` (one JSON object) as an event of `fixed`, or of the type its
@@ -195,7 +206,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 }
             }
         }
-        Ok(Ok(Decoded { ty, fields, ts }))
+        Ok(event_of(ty, fields, ts).map_err(ObjectError::Field))
     }
 }
 
@@ -332,8 +343,9 @@ mod tests {
     use cepheus_engine::decode_fields;
 
     fn registry() -> TypeRegistry {
-        let src = "create schema T(s string, i long, d double, b boolean, ts long) starttimestamp ts;\
-                   create schema U(x long);";
+        let src = "create schema T(s string, i long, d double, b boolean, ts long);\
+                   create schema U(x long);\
+                   create schema W(x long, at long) starttimestamp at;";
         let script = cepheus_parser::parse_script(src).expect("parses");
         cepheus_engine::bind_script(src, &script, &TypeRegistry::default())
             .expect("binds")
@@ -413,6 +425,33 @@ mod tests {
                 Arc::strong_count(&decode(&long, serde)),
                 1,
                 "long strings are not kept"
+            );
+        }
+    }
+
+    /// An event's time is its type's timestamp field, or else the `ts` key;
+    /// a type's missing timestamp is an error.
+    #[test]
+    fn the_time_of_an_event() {
+        let reg = registry();
+        let time =
+            |line: &str| decode_object(line, &reg, None, &mut Interner::default()).map(|d| d.time);
+        assert_eq!(
+            time(r#"{"type":"W","at":5,"ts":7}"#).ok(),
+            Some(Some(EventTime(5)))
+        );
+        assert_eq!(
+            time(r#"{"type":"U","at":5,"ts":7}"#).ok(),
+            Some(Some(EventTime(7)))
+        );
+        assert_eq!(time(r#"{"type":"U","x":5}"#).ok(), Some(None));
+        for line in [r#"{"type":"W","ts":7}"#, r#"{"type":"W","at":null}"#] {
+            assert!(
+                matches!(
+                    time(line),
+                    Err(ObjectError::Field(DecodeError::MissingTimestamp { .. }))
+                ),
+                "{line}"
             );
         }
     }

@@ -2,15 +2,19 @@
 //! fixed type for single-type input.
 use std::sync::Arc;
 
-use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry, timestamp_of};
+use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry};
 
 use crate::json_fields::{
-    Decoded, Interner, ObjectError, decode_flat_object, decode_object, decode_object_serde,
+    Interner, ObjectError, decode_flat_object, decode_object, decode_object_serde,
 };
 
 /// [`decode_object`] or [`decode_object_serde`].
-type ObjectDecoder =
-    fn(&str, &TypeRegistry, Option<&Arc<EventType>>, &mut Interner) -> Result<Decoded, ObjectError>;
+type ObjectDecoder = fn(
+    &str,
+    &TypeRegistry,
+    Option<&Arc<EventType>>,
+    &mut Interner,
+) -> Result<DecodedEvent, ObjectError>;
 
 /// One decoded event, ready for the engine.
 #[derive(Debug)]
@@ -86,13 +90,13 @@ impl JsonLinesDecoder {
         if trimmed.is_empty() {
             return Ok(None);
         }
-        if let Some(decoded) = decode_flat_object(
+        if let Some(event) = decode_flat_object(
             trimmed,
             &self.registry,
             self.fixed_type.as_ref(),
             &mut self.strings,
         ) {
-            return finish(decoded).map(Some);
+            return Ok(Some(event));
         }
         match std::str::from_utf8(line) {
             Ok(text) => self.decode_text(text, decode_object_serde),
@@ -120,7 +124,7 @@ impl JsonLinesDecoder {
         if line.is_empty() {
             return Ok(None);
         }
-        let decoded = decode(
+        decode(
             line,
             &self.registry,
             self.fixed_type.as_ref(),
@@ -140,22 +144,9 @@ impl JsonLinesDecoder {
                 message: format!("no rule declares the event type `{name}`"),
             },
             ObjectError::Field(e) => decode_error(e),
-        })?;
-        finish(decoded).map(Some)
+        })
+        .map(Some)
     }
-}
-
-/// The event of a decoded object, with its time.
-fn finish(decoded: Decoded) -> Result<DecodedEvent, LineError> {
-    let time = match timestamp_of(&decoded.ty, &decoded.fields).map_err(decode_error)? {
-        Some(t) => Some(t),
-        None => decoded.ts.map(EventTime),
-    };
-    Ok(DecodedEvent {
-        ty: decoded.ty,
-        fields: decoded.fields,
-        time,
-    })
 }
 
 fn decode_error(e: DecodeError) -> LineError {

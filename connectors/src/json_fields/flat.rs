@@ -11,7 +11,7 @@
 //! strings, same `ts`.
 use std::sync::Arc;
 
-use cepheus_engine::{EventFields, EventType, Type, TypeRegistry, Value};
+use cepheus_engine::{EventFields, EventTime, EventType, Type, TypeRegistry, Value, timestamp_of};
 
 use super::Decoded;
 use super::intern::{FieldCache, Interner, bytes_eq};
@@ -385,10 +385,16 @@ pub(crate) fn decode_flat(
     if fields.len() < ty.fields.len() {
         fields.resize(ty.fields.len(), Value::Null);
     }
+    let time = match timestamp_of(ty, &fields) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => ts.map(EventTime),
+        // A missing or bad timestamp: the serde path reports it.
+        Err(_) => return None,
+    };
     Some(Decoded {
         ty: ty.clone(),
         fields,
-        ts,
+        time,
     })
 }
 
@@ -399,19 +405,20 @@ mod tests {
     use proptest::prelude::*;
 
     fn registry() -> TypeRegistry {
-        let src = "create schema T(s string, i long, d double, b boolean, ts long) starttimestamp ts;\
+        let src = "create schema T(s string, i long, d double, b boolean, ts long);\
                    create schema U(x long, type string);\
-                   create schema V(ts double, n long);";
+                   create schema V(ts double, n long);\
+                   create schema W(s string, ts long) starttimestamp ts;";
         let script = cepheus_parser::parse_script(src).expect("parses");
         cepheus_engine::bind_script(src, &script, &TypeRegistry::default())
             .expect("binds")
             .registry
     }
 
-    /// Type, fields (floats to the bit, through `Debug`) and `ts`, or the error.
+    /// Type, fields (floats to the bit, through `Debug`) and time, or the error.
     fn outcome(r: Result<Decoded, crate::json_fields::ObjectError>) -> String {
         match r {
-            Ok(d) => format!("{} {:?} {:?}", d.ty.name, d.fields, d.ts),
+            Ok(d) => format!("{} {:?} {:?}", d.ty.name, d.fields, d.time),
             Err(e) => format!("error {e:?}"),
         }
     }
@@ -421,7 +428,7 @@ mod tests {
     fn check(line: &[u8], reg: &TypeRegistry) {
         let line = line.trim_ascii();
         let text = std::str::from_utf8(line).ok();
-        for fixed in [None, reg.get("T"), reg.get("U"), reg.get("V")] {
+        for fixed in [None, reg.get("T"), reg.get("U"), reg.get("V"), reg.get("W")] {
             let reference =
                 text.map(|t| outcome(decode_object_serde(t, reg, fixed, &mut Interner::default())));
             let as_bytes = decode_flat(line, None, reg, fixed, &mut Interner::default());
@@ -448,9 +455,9 @@ mod tests {
         for line in [
             r#"{"s":"a","i":1,"d":2.5,"b":true,"ts":5}"#,
             r#"{"ts":5,"b":false,"d":-0.125,"i":-3,"s":"é"}"#,
-            r#" { "s" : "a" , "i" : null , "zz" : 1.5 , "q" : "x" } "#,
-            r#"{}"#,
-            r#"{"i":7.0}"#,
+            r#" { "s" : "a" , "i" : null , "zz" : 1.5 , "q" : "x" , "ts" : 0 } "#,
+            r#"{"ts":0}"#,
+            r#"{"i":7.0,"ts":0}"#,
         ] {
             assert!(
                 decode_flat(line.as_bytes(), None, &reg, t, &mut Interner::default()).is_some(),
@@ -458,7 +465,11 @@ mod tests {
             );
             check(line.as_bytes(), &reg);
         }
-        for line in [r#"{"type":"U","x":3}"#, r#"{"type":"T","s":"a"}"#] {
+        for line in [
+            r#"{"type":"U","x":3}"#,
+            r#"{"type":"U"}"#,
+            r#"{"type":"T","s":"a","ts":1}"#,
+        ] {
             assert!(
                 decode_flat(line.as_bytes(), None, &reg, None, &mut Interner::default()).is_some(),
                 "{line}"
@@ -526,6 +537,12 @@ mod tests {
             r#"{"type":"U"}"#,
             r#"{"type":"V","ts":5,"n":1}"#,
             r#"{"type":"V","ts":5.5}"#,
+            r#"{"type":"W","ts":5,"s":"a"}"#,
+            r#"{"type":"W","s":"a"}"#,
+            r#"{"type":"W","ts":null}"#,
+            r#"{"type":"W","ts":2.0}"#,
+            r#"{"type":"W","ts":2.5}"#,
+            r#"{"type":"W","ts":"2026-01-01T00:00:00Z"}"#,
             r#"{"extra":{"deep":[1,2]},"i":1}"#,
             r#"{"extra":[],"i":1}"#,
             r#"{"s":"a",}"#,
@@ -603,8 +620,8 @@ mod tests {
         let mut strings = Interner::default();
         let (a, b) = (registry(), registry());
         for reg in [&a, &b, &a] {
-            for name in ["T", "U"] {
-                let line = r#"{"s":"x","x":1,"type":"y"}"#;
+            for name in ["T", "U", "W"] {
+                let line = r#"{"s":"x","x":1,"type":"y","ts":1}"#;
                 let t = reg.get(name).expect("declared");
                 let d = decode_flat(line.as_bytes(), None, reg, Some(t), &mut strings);
                 assert_eq!(d.expect("flat").fields.len(), t.fields.len());
@@ -635,6 +652,7 @@ mod tests {
                 "\"T\"",
                 "\"U\"",
                 "\"V\"",
+                "\"W\"",
                 "\"é\"",
                 "\"a\\nb\"",
                 "true",
@@ -667,6 +685,7 @@ mod tests {
                 Just("\"T\"".to_string()),
                 Just("\"U\"".to_string()),
                 Just("\"V\"".to_string()),
+                Just("\"W\"".to_string()),
                 Just("null".to_string()),
                 Just("true".to_string()),
                 any::<i64>().prop_map(|i| i.to_string()),

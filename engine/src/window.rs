@@ -3,7 +3,7 @@
 mod snapshot;
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -136,11 +136,7 @@ pub enum Window {
     },
     Time(TimeWindow),
     TimeBatch(TimeBatchWindow),
-    ExtTimed {
-        field: usize,
-        millis: i64,
-        events: VecDeque<(i64, EventRef)>,
-    },
+    ExtTimed(ExtTimedWindow),
     KeepAll(Vec<EventRef>),
     Unique {
         keys: Vec<BoundExpr>,
@@ -175,11 +171,12 @@ impl Window {
                 current: Vec::new(),
                 previous: Vec::new(),
             }),
-            WindowSpec::ExtTimed { field, millis } => Window::ExtTimed {
+            WindowSpec::ExtTimed { field, millis } => Window::ExtTimed(ExtTimedWindow {
                 field: *field,
                 millis: *millis,
                 events: VecDeque::new(),
-            },
+                stamps: BTreeMap::new(),
+            }),
             WindowSpec::KeepAll => Window::KeepAll(Vec::new()),
             WindowSpec::Unique(keys) => Window::Unique {
                 keys: keys.clone(),
@@ -227,30 +224,7 @@ impl Window {
                 out.inserted.push(event);
             }
             Window::TimeBatch(w) => w.insert(event, now),
-            Window::ExtTimed {
-                field,
-                millis,
-                events,
-            } => {
-                let ts = match event.get(*field) {
-                    Value::Int(t) => *t,
-                    Value::Float(t) => *t as i64,
-                    _ => now.0,
-                };
-                events.push_back((ts, event.clone()));
-                out.inserted.push(event);
-                let newest = events.iter().map(|(t, _)| *t).max().unwrap_or(ts);
-                // Esper keeps events with ts > newest - T.
-                let mut kept = VecDeque::with_capacity(events.len());
-                for (t, e) in events.drain(..) {
-                    if t <= newest - *millis {
-                        out.removed.push(e)
-                    } else {
-                        kept.push_back((t, e))
-                    }
-                }
-                *events = kept;
-            }
+            Window::ExtTimed(w) => w.insert(event, now, out),
             Window::KeepAll(events) => {
                 events.push(event.clone());
                 out.inserted.push(event);
@@ -288,7 +262,7 @@ impl Window {
             Window::LengthBatch { current, .. } => current.retain(|e| !same(e)),
             Window::Time(w) => w.events.retain(|(_, e)| !same(e)),
             Window::TimeBatch(w) => w.current.retain(|e| !same(e)),
-            Window::ExtTimed { events, .. } => events.retain(|(_, e)| !same(e)),
+            Window::ExtTimed(w) => w.retain(|e| !same(e)),
             Window::KeepAll(events) => events.retain(|e| !same(e)),
             Window::Unique { keys, events } => {
                 let key = GroupKey::values(keys, &Scope::event(event));
@@ -342,7 +316,7 @@ impl Window {
             Window::LengthBatch { previous, .. } => out.extend(previous.iter().cloned()),
             Window::Time(w) => out.extend(w.events.iter().map(|(_, e)| e.clone())),
             Window::TimeBatch(w) => out.extend(w.previous.iter().cloned()),
-            Window::ExtTimed { events, .. } => out.extend(events.iter().map(|(_, e)| e.clone())),
+            Window::ExtTimed(w) => out.extend(w.events.iter().map(|(_, e)| e.clone())),
             Window::KeepAll(events) => out.extend(events.iter().cloned()),
             Window::Unique { events, .. } => out.extend(events.values().cloned()),
             Window::FirstEvent(e) | Window::LastEvent(e) => out.extend(e.iter().cloned()),
@@ -358,7 +332,7 @@ impl Window {
             Window::LengthBatch { previous, .. } => previous.len(),
             Window::Time(w) => w.events.len(),
             Window::TimeBatch(w) => w.previous.len(),
-            Window::ExtTimed { events, .. } => events.len(),
+            Window::ExtTimed(w) => w.events.len(),
             Window::KeepAll(events) => events.len(),
             Window::Unique { events, .. } => events.len(),
             Window::FirstEvent(e) | Window::LastEvent(e) => usize::from(e.is_some()),
@@ -428,6 +402,83 @@ impl TimeBatchWindow {
         } else {
             self.next_flush.map(|t| t.plus(self.millis))
         };
+    }
+}
+
+/// `#ext_timed(field, T)`: events leave once the newest timestamp in the
+/// window is T past theirs. `stamps` counts the timestamps held, so an
+/// arrival that expires nothing costs a map look-up, not a pass over the
+/// window; expired events are posted in arrival order, as before.
+#[derive(Debug)]
+pub struct ExtTimedWindow {
+    field: usize,
+    millis: i64,
+    /// Arrival order.
+    events: VecDeque<(i64, EventRef)>,
+    /// How many held events carry each timestamp.
+    stamps: BTreeMap<i64, usize>,
+}
+
+impl ExtTimedWindow {
+    fn insert(&mut self, event: EventRef, now: EventTime, out: &mut Delta) {
+        let ts = match event.get(self.field) {
+            Value::Int(t) => *t,
+            Value::Float(t) => *t as i64,
+            _ => now.0,
+        };
+        self.events.push_back((ts, event.clone()));
+        *self.stamps.entry(ts).or_default() += 1;
+        out.inserted.push(event);
+        let newest = self.stamps.last_key_value().map_or(ts, |(t, _)| *t);
+        // Esper keeps events with ts > newest - T.
+        let cutoff = newest - self.millis;
+        let mut due: usize = self.stamps.range(..=cutoff).map(|(_, n)| *n).sum();
+        if due == 0 {
+            return;
+        }
+        self.stamps.retain(|t, _| *t > cutoff);
+        // In-order streams expire from the front; late arrivals behind it
+        // need the pass over the rest.
+        while let Some((t, _)) = self.events.front()
+            && *t <= cutoff
+        {
+            out.removed.extend(self.events.pop_front().map(|(_, e)| e));
+            due -= 1;
+        }
+        if due > 0 {
+            let mut kept = VecDeque::with_capacity(self.events.len());
+            for (t, e) in self.events.drain(..) {
+                if t <= cutoff {
+                    out.removed.push(e);
+                } else {
+                    kept.push_back((t, e));
+                }
+            }
+            self.events = kept;
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&EventRef) -> bool) {
+        let stamps = &mut self.stamps;
+        self.events.retain(|(t, e)| {
+            let k = keep(e);
+            if !k && let Some(n) = stamps.get_mut(t) {
+                *n -= 1;
+                if *n == 0 {
+                    stamps.remove(t);
+                }
+            }
+            k
+        });
+    }
+
+    /// A window holding `events` (a restored checkpoint), in arrival order.
+    pub(crate) fn set_events(&mut self, events: VecDeque<(i64, EventRef)>) {
+        self.stamps.clear();
+        for (t, _) in &events {
+            *self.stamps.entry(*t).or_default() += 1;
+        }
+        self.events = events;
     }
 }
 

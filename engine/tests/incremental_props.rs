@@ -15,6 +15,9 @@ enum Win {
     GroupTime(i64),
     /// `#groupwin(k)#length(n)`: the last n events of each key.
     GroupLength(usize),
+    /// `#ext_timed(v, ms)`: the timestamps are the values (null: engine
+    /// time), arriving out of order.
+    ExtTimed(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,7 @@ impl Query {
             Win::LengthTime(n, ms) => format!("#length({n})#time({ms} msec)"),
             Win::GroupTime(ms) => format!("#groupwin(k)#time({ms} msec)"),
             Win::GroupLength(n) => format!("#groupwin(k)#length({n})"),
+            Win::ExtTimed(ms) => format!("#ext_timed(v, {ms} msec)"),
         };
         let key = if self.grouped { "k, " } else { "" };
         let group = if self.grouped { " group by k" } else { "" };
@@ -161,6 +165,14 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
             let gone = window.remove(0);
             changed.push(events[gone].key);
         }
+        if let Win::ExtTimed(ms) = q.window {
+            let ts = |j: usize| events[j].v.unwrap_or(times[j]);
+            let newest = window.iter().map(|j| ts(*j)).max().unwrap_or(0);
+            let (gone, kept): (Vec<usize>, Vec<usize>) =
+                window.iter().partition(|j| ts(**j) <= newest - ms);
+            window = kept;
+            changed.extend(gone.iter().map(|j| events[*j].key));
+        }
         if let Win::GroupLength(n) = q.window
             && window.iter().filter(|j| events[**j].key == e.key).count() > n
             && let Some(pos) = window.iter().position(|j| events[*j].key == e.key)
@@ -180,6 +192,7 @@ fn query() -> impl Strategy<Value = Query> {
         ((1usize..6), (1i64..5000)).prop_map(|(n, ms)| Win::LengthTime(n, ms)),
         (1i64..5000).prop_map(Win::GroupTime),
         (1usize..4).prop_map(Win::GroupLength),
+        (1i64..15).prop_map(Win::ExtTimed),
     ];
     (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(
         |(window, grouped, having)| Query {

@@ -52,8 +52,8 @@ impl Window {
                 current: w.events(&b.current),
                 previous: w.events(&b.previous),
             },
-            Window::ExtTimed { events, .. } => {
-                WindowState::ExtTimed(events.iter().map(|(t, e)| (*t, w.event(e))).collect())
+            Window::ExtTimed(x) => {
+                WindowState::ExtTimed(x.events.iter().map(|(t, e)| (*t, w.event(e))).collect())
             }
             Window::KeepAll(events) => WindowState::KeepAll(w.events(events)),
             Window::Unique { events, .. } => {
@@ -122,8 +122,8 @@ impl Window {
                     previous: links.events(previous)?,
                 };
             }
-            (Window::ExtTimed { events, .. }, WindowState::ExtTimed(saved)) => {
-                *events = timed(saved)?;
+            (Window::ExtTimed(x), WindowState::ExtTimed(saved)) => {
+                x.set_events(timed(saved)?);
             }
             (Window::KeepAll(events), WindowState::KeepAll(saved)) => {
                 *events = links.events(saved)?;

@@ -3,7 +3,7 @@
 mod snapshot;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -163,6 +163,7 @@ impl Window {
             WindowSpec::Time(ms) => Window::Time(TimeWindow {
                 millis: *ms,
                 events: VecDeque::new(),
+                gone: HashSet::default(),
             }),
             WindowSpec::TimeBatch(ms) => Window::TimeBatch(TimeBatchWindow {
                 millis: *ms,
@@ -220,6 +221,8 @@ impl Window {
                 }
             }
             Window::Time(w) => {
+                // `TimeWindow::remove` finds events by binary search on seq.
+                debug_assert!(w.events.back().is_none_or(|(_, b)| b.seq < event.seq));
                 w.events.push_back((now.0, event.clone()));
                 out.inserted.push(event);
             }
@@ -260,7 +263,7 @@ impl Window {
         match self {
             Window::Length { events, .. } => events.retain(|e| !same(e)),
             Window::LengthBatch { current, .. } => current.retain(|e| !same(e)),
-            Window::Time(w) => w.events.retain(|(_, e)| !same(e)),
+            Window::Time(w) => w.remove(event),
             Window::TimeBatch(w) => w.current.retain(|e| !same(e)),
             Window::ExtTimed(w) => w.retain(|e| !same(e)),
             Window::KeepAll(events) => events.retain(|e| !same(e)),
@@ -299,7 +302,7 @@ impl Window {
                     if t + w.millis > now.0 {
                         break;
                     }
-                    out.removed.extend(w.events.pop_front().map(|(_, e)| e));
+                    out.removed.extend(w.pop_front());
                 }
             }
             Window::TimeBatch(w) => w.on_time(now, out),
@@ -314,7 +317,7 @@ impl Window {
         match self {
             Window::Length { events, .. } => out.extend(events.iter().cloned()),
             Window::LengthBatch { previous, .. } => out.extend(previous.iter().cloned()),
-            Window::Time(w) => out.extend(w.events.iter().map(|(_, e)| e.clone())),
+            Window::Time(w) => out.extend(w.live().cloned()),
             Window::TimeBatch(w) => out.extend(w.previous.iter().cloned()),
             Window::ExtTimed(w) => out.extend(w.events.iter().map(|(_, e)| e.clone())),
             Window::KeepAll(events) => out.extend(events.iter().cloned()),
@@ -330,7 +333,7 @@ impl Window {
         match self {
             Window::Length { events, .. } => events.len(),
             Window::LengthBatch { previous, .. } => previous.len(),
-            Window::Time(w) => w.events.len(),
+            Window::Time(w) => w.events.len() - w.gone.len(),
             Window::TimeBatch(w) => w.previous.len(),
             Window::ExtTimed(w) => w.events.len(),
             Window::KeepAll(events) => events.len(),
@@ -365,6 +368,45 @@ pub struct TimeWindow {
     millis: i64,
     /// (arrival time, event), oldest first; arrival times never decrease.
     events: VecDeque<(i64, EventRef)>,
+    /// Sequence numbers of events in `events` that another window of an
+    /// intersection took out (`#unique(k)#time(T)`): skipped when they reach
+    /// the front, so taking one out is O(1), not a pass over the window.
+    gone: HashSet<u64, foldhash::fast::RandomState>,
+}
+
+impl TimeWindow {
+    fn remove(&mut self, event: &EventRef) {
+        let held = self
+            .events
+            .binary_search_by_key(&event.seq, |(_, e)| e.seq)
+            .is_ok_and(|i| Arc::ptr_eq(&self.events[i].1, event));
+        if held {
+            self.gone.insert(event.seq);
+            self.drop_gone_front();
+        }
+    }
+
+    /// The oldest live event, taken out.
+    fn pop_front(&mut self) -> Option<EventRef> {
+        let e = self.events.pop_front().map(|(_, e)| e);
+        self.drop_gone_front();
+        e
+    }
+
+    fn drop_gone_front(&mut self) {
+        while let Some((_, e)) = self.events.front()
+            && self.gone.remove(&e.seq)
+        {
+            self.events.pop_front();
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = &EventRef> {
+        self.events
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| !self.gone.contains(&e.seq))
+    }
 }
 
 /// `#time_batch(T)`: the first event sets the reference point; batches close at

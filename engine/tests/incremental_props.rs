@@ -18,6 +18,8 @@ enum Win {
     /// `#ext_timed(v, ms)`: the timestamps are the values (null: engine
     /// time), arriving out of order.
     ExtTimed(i64),
+    /// `#unique(k)#time(ms)`: the latest event of each key, while under ms old.
+    UniqueTime(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ impl Query {
             Win::GroupTime(ms) => format!("#groupwin(k)#time({ms} msec)"),
             Win::GroupLength(n) => format!("#groupwin(k)#length({n})"),
             Win::ExtTimed(ms) => format!("#ext_timed(v, {ms} msec)"),
+            Win::UniqueTime(ms) => format!("#unique(k)#time({ms} msec)"),
         };
         let key = if self.grouped { "k, " } else { "" };
         let group = if self.grouped { " group by k" } else { "" };
@@ -137,7 +140,9 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
     };
     for (i, e) in events.iter().enumerate() {
         let now = times[i];
-        if let Win::Time(ms) | Win::LengthTime(_, ms) | Win::GroupTime(ms) = q.window {
+        if let Win::Time(ms) | Win::LengthTime(_, ms) | Win::GroupTime(ms) | Win::UniqueTime(ms) =
+            q.window
+        {
             // Expiries due up to now, one step per distinct expiry time.
             loop {
                 let due = window
@@ -163,6 +168,14 @@ fn brute_force(q: &Query, events: &[Ev]) -> Vec<(i64, Vec<Row>)> {
             && window.len() > n
         {
             let gone = window.remove(0);
+            changed.push(events[gone].key);
+        }
+        if let Win::UniqueTime(_) = q.window
+            && let Some(pos) = window
+                .iter()
+                .position(|j| *j != i && events[*j].key == e.key)
+        {
+            let gone = window.remove(pos);
             changed.push(events[gone].key);
         }
         if let Win::ExtTimed(ms) = q.window {
@@ -193,6 +206,7 @@ fn query() -> impl Strategy<Value = Query> {
         (1i64..5000).prop_map(Win::GroupTime),
         (1usize..4).prop_map(Win::GroupLength),
         (1i64..15).prop_map(Win::ExtTimed),
+        (1i64..5000).prop_map(Win::UniqueTime),
     ];
     (window, any::<bool>(), proptest::option::of(-5i64..40)).prop_map(
         |(window, grouped, having)| Query {

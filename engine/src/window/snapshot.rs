@@ -43,9 +43,13 @@ impl Window {
                 current: w.events(current),
                 previous: w.events(previous),
             },
-            Window::Time(t) => {
-                WindowState::Time(t.events.iter().map(|(t, e)| (*t, w.event(e))).collect())
-            }
+            Window::Time(t) => WindowState::Time(
+                t.events
+                    .iter()
+                    .filter(|(_, e)| !t.gone.contains(&e.seq))
+                    .map(|(t, e)| (*t, w.event(e)))
+                    .collect(),
+            ),
             Window::TimeBatch(b) => WindowState::TimeBatch {
                 reference: b.reference,
                 next_flush: b.next_flush.map(|t| t.0),
@@ -102,8 +106,9 @@ impl Window {
                 *current = links.events(c)?;
                 *previous = links.events(p)?;
             }
-            (Window::Time(TimeWindow { events, .. }), WindowState::Time(saved)) => {
+            (Window::Time(TimeWindow { events, gone, .. }), WindowState::Time(saved)) => {
                 *events = timed(saved)?;
+                gone.clear();
             }
             (
                 Window::TimeBatch(b),

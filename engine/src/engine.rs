@@ -198,7 +198,9 @@ impl Engine {
                     self.deliver(i, outputs, &mut routed, out);
                 }
             }
-            self.route(routed, out);
+            if !routed.is_empty() {
+                self.route(routed, out);
+            }
         }
         self.now = self.now.max(t);
     }
@@ -219,7 +221,9 @@ impl Engine {
         });
         let mut routed = VecDeque::new();
         self.dispatch(&event, &mut routed, out);
-        self.route(routed, out);
+        if !routed.is_empty() {
+            self.route(routed, out);
+        }
     }
 
     fn dispatch(
@@ -234,7 +238,9 @@ impl Engine {
             let i = self.routes[ty][k];
             let mut outputs = Vec::new();
             self.statements[i].on_event(event, self.now, &mut self.seq, &mut outputs);
-            self.deliver(i, outputs, routed, out);
+            if !outputs.is_empty() {
+                self.deliver(i, outputs, routed, out);
+            }
         }
     }
 

@@ -47,6 +47,11 @@ pub struct OutputLimiter {
 }
 
 impl OutputLimiter {
+    /// No output clause: every step's rows go out as they are.
+    pub fn is_passthrough(&self) -> bool {
+        self.spec.is_none()
+    }
+
     pub fn new(spec: Option<OutputSpec>, shape: Shape) -> OutputLimiter {
         OutputLimiter {
             spec,

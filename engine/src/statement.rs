@@ -221,6 +221,9 @@ impl Statement {
         let rows = self
             .result
             .process(&delta.inserted, &delta.removed, self.want);
+        if self.limiter.is_passthrough() && rows.insert.is_empty() && rows.remove.is_empty() {
+            return;
+        }
         let window = &self.window;
         let contents = || window_contents(window);
         if let Some(r) = self.limiter.on_step(

@@ -474,11 +474,17 @@ impl ExtTimedWindow {
         let newest = self.stamps.last_key_value().map_or(ts, |(t, _)| *t);
         // Esper keeps events with ts > newest - T.
         let cutoff = newest - self.millis;
-        let mut due: usize = self.stamps.range(..=cutoff).map(|(_, n)| *n).sum();
+        // Only the expiring timestamps are visited (a `retain` would walk
+        // every held timestamp on each arrival that expires anything).
+        let mut due = 0;
+        while let Some(oldest) = self.stamps.first_entry()
+            && *oldest.key() <= cutoff
+        {
+            due += oldest.remove();
+        }
         if due == 0 {
             return;
         }
-        self.stamps.retain(|t, _| *t > cutoff);
         // In-order streams expire from the front; late arrivals behind it
         // need the pass over the rest.
         while let Some((t, _)) = self.events.front()

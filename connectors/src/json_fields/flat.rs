@@ -108,13 +108,7 @@ impl<'a> Cursor<'a> {
         }
         let start = self.i;
         let mut sig: u64 = 0;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            sig = sig * 10 + u64::from(c - b'0');
-            self.i += 1;
-            if self.i - start > 18 {
-                return None;
-            }
-        }
+        self.digits(&mut sig, start, 18)?;
         let int_digits = self.i - start;
         if int_digits == 0 || (int_digits > 1 && self.b[start] == b'0') {
             return None;
@@ -122,13 +116,8 @@ impl<'a> Cursor<'a> {
         let num = if self.peek() == Some(b'.') {
             self.i += 1;
             let frac_start = self.i;
-            while let Some(c @ b'0'..=b'9') = self.peek() {
-                sig = sig * 10 + u64::from(c - b'0');
-                self.i += 1;
-                if self.i - start > 19 {
-                    return None;
-                }
-            }
+            // The limit counts the `.` too.
+            self.digits(&mut sig, start, 19)?;
             let frac_digits = self.i - frac_start;
             if frac_digits == 0 || frac_digits >= POW10.len() || sig >= 1 << 53 {
                 return None;
@@ -147,6 +136,20 @@ impl<'a> Cursor<'a> {
             return None;
         }
         Some(num)
+    }
+
+    /// Reads decimal digits into `sig`; `None` once the number, counted from
+    /// `start`, is longer than `limit` bytes (`sig` could overflow).
+    #[inline(always)]
+    fn digits(&mut self, sig: &mut u64, start: usize, limit: usize) -> Option<()> {
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            *sig = *sig * 10 + u64::from(c - b'0');
+            self.i += 1;
+            if self.i - start > limit {
+                return None;
+            }
+        }
+        Some(())
     }
 
     /// Whether `name` and a closing quote come next (then eaten).

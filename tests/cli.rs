@@ -4,6 +4,22 @@ mod cli_support;
 use cli_support::*;
 use std::path::Path;
 
+/// `cepheus run` of the rules `epl` over the JSON lines `input`, every line of type `ty`.
+fn run_rule(epl: &str, input: &str, ty: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rule, events) = (dir.path().join("rule.epl"), dir.path().join("in.jsonl"));
+    std::fs::write(&rule, epl).expect("write the rule");
+    std::fs::write(&events, input).expect("write the events");
+    cepheus(&[
+        "run".as_ref(),
+        rule.as_os_str(),
+        "--input".as_ref(),
+        events.as_os_str(),
+        "--type".as_ref(),
+        ty.as_ref(),
+    ])
+}
+
 #[test]
 fn conformance_scenarios_pass() {
     let out = cepheus(&["test", "tests/conformance/cases"]);
@@ -81,15 +97,9 @@ fn check_accepts_the_shipped_rules() {
 /// grouped query with HAVING on a sliding time window.
 #[test]
 fn run_seed_rule_matches_brute_force() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rule = dir.path().join("seed.epl");
-    std::fs::write(
-        &rule,
-        "create schema TemperatureEvent(sensor string, temperature double, ts long) starttimestamp ts;\n\
+    let rule = "create schema TemperatureEvent(sensor string, temperature double, ts long) starttimestamp ts;\n\
          select sensor, avg(temperature) as avgTemp from TemperatureEvent.win:time(5 min) \
-         group by sensor having avg(temperature) > 30;",
-    )
-    .expect("write");
+         group by sensor having avg(temperature) > 30;";
     // Deterministic pseudo-random readings: 8 sensors, gaps of 1..40 s, so windows expire often.
     let mut state: u64 = 42;
     let mut next = move |m: u64| {
@@ -106,20 +116,11 @@ fn run_seed_rule_matches_brute_force() {
         let temp = 20.0 + next(2000) as f64 / 100.0;
         events.push((t, sensor, temp));
     }
-    let input = dir.path().join("events.jsonl");
     let lines: Vec<String> = events
         .iter()
         .map(|(t, s, v)| format!("{{\"sensor\":\"{s}\",\"temperature\":{v:?},\"ts\":{t}}}"))
         .collect();
-    std::fs::write(&input, lines.join("\n")).expect("write");
-    let out = cepheus(&[
-        "run",
-        rule.to_str().expect("utf-8"),
-        "--input",
-        input.to_str().expect("utf-8"),
-        "--type",
-        "TemperatureEvent",
-    ]);
+    let out = run_rule(rule, &lines.join("\n"), "TemperatureEvent");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut actual: Vec<(i64, String, f64)> = text(&out.stdout)
         .lines()
@@ -200,23 +201,11 @@ fn run_seed_rule_matches_brute_force() {
 
 #[test]
 fn run_reports_bad_lines_and_goes_on() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rule = dir.path().join("r.epl");
-    std::fs::write(
-        &rule,
+    let out = run_rule(
         "create schema S(v long, ts long) starttimestamp ts;\nselect v from S;",
-    )
-    .expect("write");
-    let input = dir.path().join("in.jsonl");
-    std::fs::write(&input, "{\"v\":1,\"ts\":10}\nnot json\n{\"v\":\"x\",\"ts\":11}\n{\"v\":2,\"ts\":5}\n{\"v\":3,\"ts\":12}\n").expect("write");
-    let out = cepheus(&[
-        "run",
-        rule.to_str().expect("utf-8"),
-        "--input",
-        input.to_str().expect("utf-8"),
-        "--type",
+        "{\"v\":1,\"ts\":10}\nnot json\n{\"v\":\"x\",\"ts\":11}\n{\"v\":2,\"ts\":5}\n{\"v\":3,\"ts\":12}\n",
         "S",
-    ]);
+    );
     assert!(out.status.success());
     let rows: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -252,30 +241,14 @@ fn explain_prints_the_operator_tree() {
 /// also reach the sinks as alerts.
 #[test]
 fn run_sends_insert_into_rows_as_alerts_only_when_marked_output() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rule = dir.path().join("r.epl");
-    std::fs::write(
-        &rule,
+    let out = run_rule(
         "create schema S(k string, v long, ts long) starttimestamp ts;\n\
          @Name('hidden') insert into Doubled select k, v * 2 as v2 from S;\n\
          @Output @Name('shown') insert into Big select k, v2 from Doubled(v2 > 10);\n\
          @Name('reader') select k from Big;",
-    )
-    .expect("write");
-    let input = dir.path().join("in.jsonl");
-    std::fs::write(
-        &input,
         "{\"k\":\"a\",\"v\":1,\"ts\":10}\n{\"k\":\"b\",\"v\":6,\"ts\":11}\n",
-    )
-    .expect("write");
-    let out = cepheus(&[
-        "run",
-        rule.to_str().expect("utf-8"),
-        "--input",
-        input.to_str().expect("utf-8"),
-        "--type",
         "S",
-    ]);
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rules: Vec<(String, serde_json::Value)> = text(&out.stdout)
         .lines()

@@ -138,6 +138,19 @@ impl<'a> Cursor<'a> {
         Some(num)
     }
 
+    /// After an object member: `,` (another member follows: `true`) or the
+    /// closing `}` (`false`); anything else is not a flat object.
+    #[inline(always)]
+    fn more_members(&mut self) -> Option<bool> {
+        self.ws();
+        if self.eat(b',').is_some() {
+            self.ws();
+            return Some(true);
+        }
+        self.eat(b'}')?;
+        Some(false)
+    }
+
     /// Reads decimal digits into `sig`; `None` once the number, counted from
     /// `start`, is longer than `limit` bytes (`sig` could overflow).
     #[inline(always)]
@@ -319,12 +332,9 @@ pub(crate) fn decode_flat(
                 ty = Some(t);
                 let s = strings.of_type(t);
                 (caches, plain_names) = (&mut s.fields, s.plain_names);
-                c.ws();
-                if c.eat(b',').is_some() {
-                    c.ws();
+                if c.more_members()? {
                     continue;
                 }
-                c.eat(b'}')?;
                 break;
             };
             if fixed.is_none() && key == b"type" {
@@ -371,13 +381,9 @@ pub(crate) fn decode_flat(
                     fields[i] = value;
                 }
             }
-            c.ws();
-            if c.eat(b',').is_some() {
-                c.ws();
-                continue;
+            if !c.more_members()? {
+                break;
             }
-            c.eat(b'}')?;
-            break;
         }
     }
     c.ws();

@@ -1034,8 +1034,18 @@ fn bind_select(
             .annotations
             .iter()
             .any(|a| a.name.value.eq_ignore_ascii_case("output"));
+    let storage = window_storage(
+        &input,
+        shape,
+        &columns,
+        &group_by,
+        having.as_ref(),
+        &order_by,
+        output,
+    );
     let mut plan = StatementPlan {
         name,
+        storage,
         alerts,
         text: text(src, stmt.span),
         fingerprint: 0,
@@ -1118,6 +1128,63 @@ fn classify(columns: &[Column], group_by: &[BoundExpr], aggregates: &[AggSpec]) 
         } else {
             Shape::AggregatedGrouped
         }
+    }
+}
+
+/// Whether the statement's window can keep aggregate inputs instead of
+/// events (see [`WindowStorage`]): its rows must be the same whichever event
+/// of a group they are computed from, so every group key is a plain field and
+/// the select list, `having` and `order by` read no other field outside an
+/// aggregate; output limiting and snapshots read events, so there is none.
+fn window_storage(
+    input: &InputPlan,
+    shape: Shape,
+    columns: &[Column],
+    group_by: &[BoundExpr],
+    having: Option<&BoundExpr>,
+    order_by: &[OrderKey],
+    output: Option<OutputSpec>,
+) -> WindowStorage {
+    let fifo_window = matches!(
+        input,
+        InputPlan::Stream {
+            window: Some(
+                WindowSpec::Length(_)
+                    | WindowSpec::LengthBatch(_)
+                    | WindowSpec::Time(_)
+                    | WindowSpec::TimeBatch(_)
+            ),
+            ..
+        }
+    );
+    if !fifo_window || output.is_some() {
+        return WindowStorage::Events;
+    }
+    let mut read = Vec::new();
+    let exprs = columns
+        .iter()
+        .map(|c| &c.expr)
+        .chain(having)
+        .chain(order_by.iter().map(|o| &o.expr));
+    for e in exprs {
+        collect_plain_refs(e, &mut read);
+    }
+    let keys: Option<Vec<(usize, usize)>> = group_by
+        .iter()
+        .map(|g| match g {
+            BoundExpr::Field(f) => Some((usize::MAX, *f)),
+            _ => None,
+        })
+        .collect();
+    let rows_from_aggregates = match shape {
+        Shape::FullyAggregatedUngrouped => read.is_empty(),
+        Shape::FullyAggregatedGrouped => keys.is_some_and(|k| read.iter().all(|r| k.contains(r))),
+        _ => false,
+    };
+    if rows_from_aggregates {
+        WindowStorage::AggregateInputs
+    } else {
+        WindowStorage::Events
     }
 }
 

@@ -27,6 +27,8 @@ pub struct StatementPlan {
     pub group_by: Vec<BoundExpr>,
     pub having: Option<BoundExpr>,
     pub shape: Shape,
+    /// What the statement's data window holds (see [`WindowStorage`]).
+    pub storage: WindowStorage,
     pub selector: StreamSelector,
     pub output: Option<OutputSpec>,
     pub order_by: Vec<OrderKey>,
@@ -89,6 +91,24 @@ impl Shape {
             Shape::AggregatedGrouped => "aggregated, grouped",
         }
     }
+}
+
+/// What a statement's data window keeps of each event.
+///
+/// A statement whose rows depend on its groups' aggregates alone (fully
+/// aggregated, rows read from group keys and aggregates only, no output
+/// limiting) never reads an event again once it is counted: its window keeps,
+/// per event, the event's group and the inputs of its aggregates, so an event
+/// leaving is a subtraction at a known slot, not a second evaluation and
+/// group look-up over an event read back from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowStorage {
+    /// The events themselves (every window kind, every statement shape).
+    Events,
+    /// Each event's group slot and aggregate inputs (`#length`,
+    /// `#length_batch`, `#time`, `#time_batch` only: windows whose events
+    /// leave in arrival order and never for another window's sake).
+    AggregateInputs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +204,11 @@ impl StatementPlan {
                 window,
             } => {
                 if let Some(w) = window {
-                    ops.push(format!("Window {}", describe_window(w)));
+                    let stores = match self.storage {
+                        WindowStorage::Events => "",
+                        WindowStorage::AggregateInputs => " stores=aggregate-inputs",
+                    };
+                    ops.push(format!("Window {}{stores}", describe_window(w)));
                 }
                 if filter.is_some() {
                     ops.push("Filter".into());

@@ -1,5 +1,6 @@
 //! Turns what a window inserted and removed into output rows, following
 //! Esper's five output shapes (see [`Shape`]).
+mod retained;
 mod snapshot;
 
 use std::borrow::Cow;
@@ -9,10 +10,11 @@ use smallvec::SmallVec;
 
 use crate::aggregate::AggRow;
 use crate::expr::Scope;
-use crate::plan::{InputPlan, Shape, StatementPlan};
+use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
 use crate::value::Value;
 use crate::window::{EventRef, GroupKey, KeyMap, KeyOne, KeyRef};
 
+use retained::SlotTable;
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
 /// One output row: its column values, sort keys for `order by`, and the
@@ -42,6 +44,9 @@ pub struct ResultSet {
     steps: u64,
     /// Aggregate values of the row being built, reused from row to row.
     scratch: Vec<Value>,
+    /// Stable group slots, for a window that keeps aggregate inputs
+    /// ([`WindowStorage::AggregateInputs`]): its entries name their group by slot.
+    slots: Option<SlotTable>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +59,8 @@ struct Group {
     /// The last step that changed the group, and the group's place in that
     /// step's list of changed groups.
     touched: (u64, usize),
+    /// The group's slot in [`ResultSet::slots`] (`u32::MAX` without slots).
+    slot: u32,
 }
 
 impl Group {
@@ -62,6 +69,7 @@ impl Group {
             aggs: AggRow::new(&plan.aggregates),
             representative,
             touched: (0, 0),
+            slot: u32::MAX,
         }
     }
 }
@@ -82,12 +90,13 @@ impl ResultSet {
         let is_pattern = matches!(plan.input, InputPlan::Pattern(_));
         let ungrouped = AggRow::new(&plan.aggregates);
         ResultSet {
-            plan,
             is_pattern,
             ungrouped,
             groups: KeyMap::default(),
             steps: 0,
             scratch: Vec::new(),
+            slots: (plan.storage == WindowStorage::AggregateInputs).then(SlotTable::default),
+            plan,
         }
     }
 
@@ -271,7 +280,31 @@ impl ResultSet {
             GroupKey(values.into_iter().map(Cow::into_owned).collect())
         };
         let group = Group::new(plan, event.clone());
+        self.insert_group(key, group)
+    }
+
+    /// Adds a new group (giving it a slot when the result set has slots);
+    /// returns its index in the map.
+    fn insert_group(&mut self, key: GroupKey, mut group: Group) -> usize {
+        let idx = self.groups.len();
+        if let Some(slots) = &mut self.slots {
+            group.slot = slots.allocate(idx);
+        }
         self.groups.insert_full(key, group).0
+    }
+
+    /// Takes the group `key` out (its slot, if any, is freed; the last group
+    /// moves into its index).
+    fn remove_group(&mut self, key: &GroupKey) {
+        let Some((idx, _, gone)) = self.groups.swap_remove_full(key) else {
+            return;
+        };
+        if let Some(slots) = &mut self.slots {
+            slots.free(gone.slot);
+            if let Some((_, moved)) = self.groups.get_index(idx) {
+                slots.moved(moved.slot, idx);
+            }
+        }
     }
 
     /// The row of the group at `idx` for `event`, if `having` passes; `aggs`
@@ -317,7 +350,7 @@ impl ResultSet {
             .map(|(k, _)| k.clone())
             .collect();
         for k in &empty {
-            self.groups.swap_remove(k);
+            self.remove_group(k);
         }
     }
 

@@ -9,11 +9,12 @@ use cepheus_parser::{OutputMode, StreamSelector};
 use crate::expr::Scope;
 use crate::matcher::PatternMatcher;
 use crate::output::{OutputLimiter, Released};
-use crate::plan::{InputPlan, Shape, StatementPlan};
+use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
 use crate::result_set::{ResultSet, Row, Wanted};
 use crate::schema::{EventType, FieldInfo, TypeId};
 use crate::time::EventTime;
 use crate::value::{Type, Value};
+use crate::window::compact::{CompactWindow, RetainedStep};
 use crate::window::{Delta, EventRef, StepEvents, Window};
 
 pub(crate) use snapshot::StatementState;
@@ -41,6 +42,9 @@ pub struct StateSize {
 pub struct Statement {
     pub plan: Arc<StatementPlan>,
     window: Option<Window>,
+    /// The window when it keeps aggregate inputs instead of events
+    /// ([`WindowStorage::AggregateInputs`]); `window` is then `None`.
+    compact: Option<CompactWindow>,
     matcher: Option<PatternMatcher>,
     result: ResultSet,
     limiter: OutputLimiter,
@@ -52,8 +56,18 @@ pub struct Statement {
 impl Statement {
     pub fn new(plan: StatementPlan, start: EventTime) -> Statement {
         let plan = Arc::new(plan);
-        let (window, matcher, match_type) = match &plan.input {
-            InputPlan::Stream { window, .. } => (window.as_ref().map(Window::new), None, None),
+        let (window, compact, matcher, match_type) = match &plan.input {
+            InputPlan::Stream { window, .. } => {
+                let compact = match plan.storage {
+                    WindowStorage::AggregateInputs => window.as_ref().and_then(CompactWindow::new),
+                    WindowStorage::Events => None,
+                };
+                let window = window
+                    .as_ref()
+                    .filter(|_| compact.is_none())
+                    .map(Window::new);
+                (window, compact, None, None)
+            }
             InputPlan::Pattern(p) => {
                 let fields = p
                     .tags
@@ -69,7 +83,12 @@ impl Statement {
                     fields,
                     None,
                 ));
-                (None, Some(PatternMatcher::new(p.clone(), start)), Some(ty))
+                (
+                    None,
+                    None,
+                    Some(PatternMatcher::new(p.clone(), start)),
+                    Some(ty),
+                )
             }
         };
         // Aggregated grouped `output first` posts the rows of leaving events
@@ -85,6 +104,7 @@ impl Statement {
             limiter: OutputLimiter::new(plan.output, plan.shape),
             plan,
             window,
+            compact,
             matcher,
             want,
             match_type,
@@ -112,6 +132,17 @@ impl Statement {
                 if let Some(f) = filter
                     && !f.is_true(&Scope::event(event))
                 {
+                    return;
+                }
+                if let Some(c) = &mut self.compact {
+                    let counted = self
+                        .plan
+                        .where_clause
+                        .as_ref()
+                        .is_none_or(|w| w.is_true(&Scope::event(event)));
+                    let entry = self.result.retain(event, now, counted);
+                    let step = c.insert(entry, now);
+                    step_retained(&mut self.result, &self.plan, self.want, step, out);
                     return;
                 }
                 match &mut self.window {
@@ -167,12 +198,19 @@ impl Statement {
             (a, b) => a.or(b),
         };
         let w = self.window.as_ref().and_then(Window::next_timer);
+        let w = earliest(w, self.compact.as_ref().and_then(CompactWindow::next_timer));
         let m = self.matcher.as_ref().and_then(PatternMatcher::next_timer);
         earliest(earliest(w, m), self.limiter.next_timer())
     }
 
     /// Time is `now`: expire windows, fire pattern timers, then output timers.
     pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
+        if let Some(c) = &mut self.compact
+            && c.next_timer().is_some_and(|t| t <= now)
+        {
+            let step = c.on_time(now);
+            step_retained(&mut self.result, &self.plan, self.want, step, out);
+        }
         if let Some(w) = &mut self.window
             && w.next_timer().is_some_and(|t| t <= now)
         {
@@ -192,7 +230,7 @@ impl Statement {
             let window = &self.window;
             let contents = || window_contents(window);
             if let Some(r) = self.limiter.on_time(now, &self.result, &contents) {
-                out.extend(self.finish(r));
+                out.extend(finish(&self.plan, r));
             }
         }
     }
@@ -234,59 +272,94 @@ impl Statement {
             &self.result,
             &contents,
         ) {
-            out.extend(self.finish(r));
+            out.extend(finish(&self.plan, r));
         }
     }
+}
 
-    /// Order, limit and map released rows to the listener's streams; nothing
-    /// when the selected streams carry no rows.
-    fn finish(&self, r: Released) -> Option<Output> {
-        let insert = self.order_and_limit(r.insert);
-        let remove = self.order_and_limit(r.remove);
-        let out = match self.plan.selector {
-            StreamSelector::IStream => Output {
-                insert,
-                remove: Vec::new(),
-            },
-            StreamSelector::RStream => Output {
-                insert: remove,
-                remove: Vec::new(),
-            },
-            StreamSelector::IRStream => Output { insert, remove },
-        };
-        (!out.insert.is_empty() || !out.remove.is_empty()).then_some(out)
+/// A compact window's step through the result set to the listener's streams.
+/// Entries `where` rejected count for nothing: a step of only those
+/// produces nothing, as an event step emptied by `where` does.
+fn step_retained(
+    result: &mut ResultSet,
+    plan: &StatementPlan,
+    want: Wanted,
+    step: RetainedStep<'_>,
+    out: &mut Vec<Output>,
+) {
+    let counted = |e: &crate::window::compact::Retained| e.slot.is_some();
+    if !step.inserted.iter().chain(step.removed).any(counted) {
+        return;
     }
+    let rows = result.process_retained(step, want);
+    if rows.insert.is_empty() && rows.remove.is_empty() {
+        return;
+    }
+    out.extend(finish(
+        plan,
+        Released {
+            insert: rows.insert,
+            remove: rows.remove,
+        },
+    ));
+}
 
-    fn order_and_limit(&self, mut rows: Vec<Row>) -> Vec<Vec<Value>> {
-        if !self.plan.order_by.is_empty() {
-            let keys = &self.plan.order_by;
-            rows.sort_by(|a, b| {
-                for (i, k) in keys.iter().enumerate() {
-                    let ord = a.sort[i].sort_cmp(&b.sort[i]);
-                    let ord = if k.descending { ord.reverse() } else { ord };
-                    if ord.is_ne() {
-                        return ord;
-                    }
+/// Order, limit and map released rows to the listener's streams; nothing
+/// when the selected streams carry no rows.
+fn finish(plan: &StatementPlan, r: Released) -> Option<Output> {
+    let insert = order_and_limit(plan, r.insert);
+    let remove = order_and_limit(plan, r.remove);
+    let out = match plan.selector {
+        StreamSelector::IStream => Output {
+            insert,
+            remove: Vec::new(),
+        },
+        StreamSelector::RStream => Output {
+            insert: remove,
+            remove: Vec::new(),
+        },
+        StreamSelector::IRStream => Output { insert, remove },
+    };
+    (!out.insert.is_empty() || !out.remove.is_empty()).then_some(out)
+}
+
+fn order_and_limit(plan: &StatementPlan, mut rows: Vec<Row>) -> Vec<Vec<Value>> {
+    if !plan.order_by.is_empty() {
+        let keys = &plan.order_by;
+        rows.sort_by(|a, b| {
+            for (i, k) in keys.iter().enumerate() {
+                let ord = a.sort[i].sort_cmp(&b.sort[i]);
+                let ord = if k.descending { ord.reverse() } else { ord };
+                if ord.is_ne() {
+                    return ord;
                 }
-                std::cmp::Ordering::Equal
-            });
-        }
-        let iter = rows.into_iter().map(|r| r.values);
-        match self.plan.limit {
-            Some(l) => iter.skip(l.offset).take(l.count).collect(),
-            None => iter.collect(),
-        }
+            }
+            std::cmp::Ordering::Equal
+        });
     }
+    let iter = rows.into_iter().map(|r| r.values);
+    match plan.limit {
+        Some(l) => iter.skip(l.offset).take(l.count).collect(),
+        None => iter.collect(),
+    }
+}
 
+impl Statement {
     /// Events in the window, as `output snapshot` sees them.
     pub fn window_len(&self) -> usize {
-        self.window.as_ref().map_or(0, Window::len)
+        match &self.compact {
+            Some(c) => c.len(),
+            None => self.window.as_ref().map_or(0, Window::len),
+        }
     }
 
     /// How much state the statement holds (for metrics and `/rules`).
     pub fn state_size(&self) -> StateSize {
         StateSize {
-            window_events: self.window.as_ref().map_or(0, Window::held),
+            window_events: match &self.compact {
+                Some(c) => c.held(),
+                None => self.window.as_ref().map_or(0, Window::held),
+            },
             groups: self.result.group_count(),
             pattern_instances: self.pattern_instances(),
         }

@@ -1,5 +1,6 @@
 //! Data windows. Each turns arriving events and the passage of time into an
 //! insert stream (events entering) and a remove stream (events leaving).
+pub mod compact;
 mod snapshot;
 
 use std::borrow::Cow;

@@ -226,8 +226,8 @@ fn state_size_counts_window_events_groups_and_pattern_instances() {
     let batch = engine.statements()[0].state_size();
     assert_eq!(batch.window_events, 3, "the batch being collected counts");
     assert_eq!(
-        batch.groups, 0,
-        "nothing aggregated before the batch closes"
+        batch.groups, 2,
+        "a window keeping aggregate inputs holds a slot for each group of the batch being collected"
     );
     assert_eq!(engine.statements()[0].window_len(), 0);
     let pat = engine.statements()[1].state_size();

@@ -1,7 +1,7 @@
 //! Aggregation state (the ungrouped row and every group) in checkpoint form.
 use serde::{Deserialize, Serialize};
 
-use super::{Group, ResultSet, Row};
+use super::{Group, ResultSet, Row, SlotTable};
 use crate::aggregate::{AggRow, AggRowState};
 use crate::checkpoint::events::{EventLinker, EventWriter, StateError, ValueRecord};
 use crate::window::KeyMap;
@@ -60,13 +60,21 @@ impl ResultSet {
         let specs = &self.plan.aggregates;
         let ungrouped = AggRow::restore(specs, &saved.ungrouped, links)?;
         let mut groups = KeyMap::default();
+        let slotted = self.slots.is_some();
         for (k, aggs, rep) in &saved.groups {
             let group = Group {
                 aggs: AggRow::restore(specs, aggs, links)?,
                 representative: links.event(*rep)?,
                 touched: (0, 0),
+                slot: u32::MAX,
             };
-            groups.insert(links.key(k)?, group);
+            let (idx, _) = groups.insert_full(links.key(k)?, group);
+            if slotted {
+                groups[idx].slot = idx as u32;
+            }
+        }
+        if slotted {
+            self.slots = Some(SlotTable::identity(groups.len()));
         }
         self.ungrouped = ungrouped;
         self.groups = groups;

@@ -8,11 +8,14 @@ use crate::matcher::{MatcherState, PatternMatcher};
 use crate::output::LimiterState;
 use crate::plan::InputPlan;
 use crate::result_set::ResultSetState;
+use crate::window::compact::CompactState;
 use crate::window::{Window, WindowState};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StatementState {
     window: Option<WindowState>,
+    /// A window that keeps aggregate inputs (then `window` is `None`).
+    compact: Option<CompactState>,
     matcher: Option<MatcherState>,
     result: ResultSetState,
     limiter: LimiterState,
@@ -23,6 +26,10 @@ impl Statement {
     pub(crate) fn save(&self, w: &mut EventWriter) -> StatementState {
         StatementState {
             window: self.window.as_ref().map(|x| x.save(w)),
+            compact: self
+                .compact
+                .as_ref()
+                .map(|c| c.save(w, &|slot| self.result.slot_position(slot))),
             matcher: self.matcher.as_ref().map(|m| m.save(w)),
             result: self.result.save(w),
             limiter: self.limiter.save(w),
@@ -37,6 +44,23 @@ impl Statement {
         saved: &StatementState,
         links: &EventLinker,
     ) -> Result<(), StateError> {
+        if let Some(c) = &mut self.compact {
+            let (Some(state), None, None) = (&saved.compact, &saved.window, &saved.matcher) else {
+                return Err(StateError::new(
+                    "the saved state is of another kind of statement",
+                ));
+            };
+            self.result.load(&saved.result, links)?;
+            let result = &self.result;
+            let aggregates = self.plan.aggregates.len();
+            c.load(state, links, &|p| result.restored_slot(p), aggregates)?;
+            return self.limiter.load(&saved.limiter, links);
+        }
+        if saved.compact.is_some() {
+            return Err(StateError::new(
+                "the saved state is of another kind of statement",
+            ));
+        }
         match (&self.plan.input, &saved.window, &saved.matcher) {
             (InputPlan::Stream { window: None, .. }, None, None) => {}
             (

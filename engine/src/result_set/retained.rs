@@ -1,0 +1,192 @@
+//! Steps over a window that keeps aggregate inputs
+//! ([`WindowStorage::AggregateInputs`]): entries name their group by a slot
+//! that stays put while the group lives, so an entry leaving is applied
+//! without evaluating or hashing anything.
+use smallvec::SmallVec;
+
+use super::{ResultSet, StepRows, Wanted};
+use crate::aggregate::{AggRow, AggSpec};
+use crate::expr::Scope;
+use crate::plan::{Shape, WindowStorage};
+use crate::time::EventTime;
+use crate::value::Value;
+use crate::window::EventRef;
+use crate::window::compact::{AggInputs, Retained, RetainedStep};
+
+/// Slot -> the group's index in the map. Slots of removed groups are reused;
+/// no window entry names a freed slot, since a group is removed only once
+/// no entry counts in it.
+#[derive(Debug, Default)]
+pub(super) struct SlotTable {
+    index: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl SlotTable {
+    pub(super) fn allocate(&mut self, idx: usize) -> u32 {
+        let idx = idx as u32;
+        match self.free.pop() {
+            Some(slot) => {
+                self.index[slot as usize] = idx;
+                slot
+            }
+            None => {
+                self.index.push(idx);
+                (self.index.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn free(&mut self, slot: u32) {
+        self.free.push(slot);
+    }
+
+    /// The group with `slot` now sits at `idx`.
+    pub(super) fn moved(&mut self, slot: u32, idx: usize) {
+        if let Some(i) = self.index.get_mut(slot as usize) {
+            *i = idx as u32;
+        }
+    }
+
+    pub(super) fn index_of(&self, slot: u32) -> Option<usize> {
+        self.index.get(slot as usize).map(|i| *i as usize)
+    }
+
+    /// Slots equal to indices: the table of groups restored in saved order.
+    pub(super) fn identity(groups: usize) -> SlotTable {
+        SlotTable {
+            index: (0..groups as u32).collect(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl ResultSet {
+    /// What a compact window keeps of `event`, which arrived at `now`: its
+    /// group (created when new) and its aggregate inputs; only its place in
+    /// the window when `counted` is false (`where` rejected it).
+    pub(crate) fn retain(&mut self, event: &EventRef, now: EventTime, counted: bool) -> Retained {
+        let (slot, args) = if counted {
+            let slot = if self.plan.shape.grouped() {
+                let idx = self.group_index(event);
+                self.groups[idx].slot
+            } else {
+                0
+            };
+            let scope = Scope::event(event);
+            let args: AggInputs = self
+                .plan
+                .aggregates
+                .iter()
+                .map(|spec| spec.arg.as_ref().map_or(Value::Null, |a| a.eval(&scope)))
+                .collect();
+            (Some(slot), args)
+        } else {
+            (None, AggInputs::new())
+        };
+        Retained {
+            time: now.0,
+            seq: event.seq,
+            slot,
+            args,
+        }
+    }
+
+    /// One step of a compact window: the rows of Esper's fully aggregated
+    /// shapes, as [`ResultSet::process`] produces them from events.
+    pub(crate) fn process_retained(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {
+        debug_assert_eq!(self.plan.storage, WindowStorage::AggregateInputs);
+        let mut out = StepRows::default();
+        let both = [(step.inserted, true), (step.removed, false)];
+        match self.plan.shape {
+            Shape::FullyAggregatedUngrouped => {
+                if want.remove {
+                    out.remove
+                        .extend(self.row(None, None, &self.ungrouped.values()));
+                }
+                for (entries, enter) in both {
+                    for e in entries.iter().filter(|e| e.slot.is_some()) {
+                        apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, enter);
+                    }
+                }
+                if want.insert {
+                    out.insert
+                        .extend(self.row(None, None, &self.ungrouped.values()));
+                }
+            }
+            Shape::FullyAggregatedGrouped => {
+                // Changed groups in first-seen order (inserted, then removed).
+                self.steps += 1;
+                let mut changed: SmallVec<[usize; 2]> = SmallVec::new();
+                for (entries, _) in both {
+                    for slot in entries.iter().filter_map(|e| e.slot) {
+                        let Some(idx) = self.slot_index(slot) else {
+                            continue;
+                        };
+                        let group = &mut self.groups[idx];
+                        if group.touched.0 != self.steps {
+                            group.touched = (self.steps, changed.len());
+                            changed.push(idx);
+                        }
+                    }
+                }
+                let mut aggs = std::mem::take(&mut self.scratch);
+                if want.remove {
+                    for &idx in &changed {
+                        let rep = &self.groups[idx].representative;
+                        out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
+                    }
+                }
+                for (entries, enter) in both {
+                    for e in entries {
+                        let Some(idx) = e.slot.and_then(|s| self.slot_index(s)) else {
+                            continue;
+                        };
+                        let group = &mut self.groups[idx];
+                        apply_inputs(&mut group.aggs, &self.plan.aggregates, e, enter);
+                    }
+                }
+                if want.insert {
+                    for &idx in &changed {
+                        let rep = &self.groups[idx].representative;
+                        out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+                    }
+                }
+                self.scratch = aggs;
+                self.drop_empty_groups(changed.into_iter());
+            }
+            // The binder plans compact storage for the fully aggregated shapes only.
+            _ => debug_assert!(false, "compact storage for {:?}", self.plan.shape),
+        }
+        out
+    }
+
+    fn slot_index(&self, slot: u32) -> Option<usize> {
+        self.slots.as_ref()?.index_of(slot)
+    }
+
+    /// The saved position of the group in `slot` (its index in the map).
+    pub(crate) fn slot_position(&self, slot: u32) -> u32 {
+        if !self.plan.shape.grouped() {
+            return slot;
+        }
+        self.slot_index(slot).map_or(u32::MAX, |i| i as u32)
+    }
+
+    /// The slot of the group restored at `position`, if there is one.
+    pub(crate) fn restored_slot(&self, position: u32) -> Option<u32> {
+        let groups = if self.plan.shape.grouped() {
+            self.groups.len()
+        } else {
+            1
+        };
+        ((position as usize) < groups).then_some(position)
+    }
+}
+
+fn apply_inputs(aggs: &mut AggRow, specs: &[AggSpec], entry: &Retained, enter: bool) {
+    for ((state, spec), v) in aggs.states.iter_mut().zip(specs).zip(&entry.args) {
+        state.update(v, entry.seq, enter, spec.arg.is_none());
+    }
+    aggs.events += if enter { 1 } else { -1 };
+}

@@ -1,0 +1,244 @@
+//! Windows that keep aggregate inputs instead of events
+//! ([`crate::plan::WindowStorage::AggregateInputs`]). Same timing and order
+//! as the event windows of the same name (`#length`, `#length_batch`,
+//! `#time`, `#time_batch` in `window.rs`); what they post is [`Retained`]
+//! entries, which the result set applies by slot.
+mod snapshot;
+
+use std::collections::VecDeque;
+
+use smallvec::SmallVec;
+
+use super::WindowSpec;
+use crate::time::EventTime;
+use crate::value::Value;
+
+pub(crate) use snapshot::CompactState;
+
+/// What a compact window keeps of one event.
+#[derive(Debug, Clone)]
+pub struct Retained {
+    /// Engine time at arrival.
+    pub time: i64,
+    /// The event's arrival sequence (`first`/`last` order by it).
+    pub seq: u64,
+    /// The slot of the event's group in the result set (0 when ungrouped), or
+    /// `None` when `where` rejected the event: it still takes its place in a
+    /// length window but is never counted.
+    pub slot: Option<u32>,
+    /// One input per aggregate of the plan, in plan order (null for `count(*)`).
+    pub args: AggInputs,
+}
+
+pub type AggInputs = SmallVec<[Value; 2]>;
+
+/// What one step did: `inserted` are held by the window, `removed` left it.
+#[derive(Debug, Clone, Copy)]
+pub struct RetainedStep<'w> {
+    pub inserted: &'w [Retained],
+    pub removed: &'w [Retained],
+}
+
+impl RetainedStep<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.inserted.is_empty() && self.removed.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct CompactWindow {
+    pub(crate) kind: CompactKind,
+    /// The entries the current step removed (reused from step to step).
+    removed: Vec<Retained>,
+}
+
+#[derive(Debug)]
+pub(crate) enum CompactKind {
+    Length {
+        size: usize,
+        entries: VecDeque<Retained>,
+    },
+    LengthBatch {
+        size: usize,
+        current: Vec<Retained>,
+        previous: Vec<Retained>,
+    },
+    Time {
+        millis: i64,
+        entries: VecDeque<Retained>,
+    },
+    /// See [`super::TimeBatchWindow`]: batches close at reference + k*T.
+    TimeBatch {
+        millis: i64,
+        reference: Option<i64>,
+        next_flush: Option<EventTime>,
+        current: Vec<Retained>,
+        previous: Vec<Retained>,
+    },
+}
+
+impl CompactWindow {
+    /// The compact form of `spec`; `None` for a window kind that needs its
+    /// events (the binder only plans compact storage for these four).
+    pub fn new(spec: &WindowSpec) -> Option<CompactWindow> {
+        let kind = match spec {
+            WindowSpec::Length(size) => CompactKind::Length {
+                size: *size,
+                entries: VecDeque::new(),
+            },
+            WindowSpec::LengthBatch(size) => CompactKind::LengthBatch {
+                size: *size,
+                current: Vec::new(),
+                previous: Vec::new(),
+            },
+            WindowSpec::Time(millis) => CompactKind::Time {
+                millis: *millis,
+                entries: VecDeque::new(),
+            },
+            WindowSpec::TimeBatch(millis) => CompactKind::TimeBatch {
+                millis: *millis,
+                reference: None,
+                next_flush: None,
+                current: Vec::new(),
+                previous: Vec::new(),
+            },
+            _ => return None,
+        };
+        Some(CompactWindow {
+            kind,
+            removed: Vec::new(),
+        })
+    }
+
+    /// An entry arrives at time `now`.
+    pub fn insert(&mut self, entry: Retained, now: EventTime) -> RetainedStep<'_> {
+        self.removed.clear();
+        let removed = &mut self.removed;
+        let inserted: &[Retained] = match &mut self.kind {
+            CompactKind::Length { size, entries } => {
+                entries.push_back(entry);
+                while entries.len() > *size {
+                    removed.extend(entries.pop_front());
+                }
+                entries.back().map_or(&[], std::slice::from_ref)
+            }
+            CompactKind::LengthBatch {
+                size,
+                current,
+                previous,
+            } => {
+                current.push(entry);
+                if current.len() >= *size {
+                    removed.append(previous);
+                    std::mem::swap(current, previous);
+                    previous
+                } else {
+                    &[]
+                }
+            }
+            CompactKind::Time { entries, .. } => {
+                entries.push_back(entry);
+                entries.back().map_or(&[], std::slice::from_ref)
+            }
+            CompactKind::TimeBatch {
+                millis,
+                reference,
+                next_flush,
+                current,
+                ..
+            } => {
+                let reference = *reference.get_or_insert(now.0);
+                if next_flush.is_none() {
+                    let elapsed = (now.0 - reference).rem_euclid(*millis);
+                    *next_flush = Some(EventTime(now.0 + *millis - elapsed));
+                }
+                current.push(entry);
+                &[]
+            }
+        };
+        RetainedStep {
+            inserted,
+            removed: &self.removed,
+        }
+    }
+
+    /// The earliest time at which this window has something to do.
+    pub fn next_timer(&self) -> Option<EventTime> {
+        match &self.kind {
+            CompactKind::Time { millis, entries } => {
+                entries.front().map(|e| EventTime(e.time + millis))
+            }
+            CompactKind::TimeBatch { next_flush, .. } => *next_flush,
+            CompactKind::Length { .. } | CompactKind::LengthBatch { .. } => None,
+        }
+    }
+
+    /// Time has reached `now`: expire or flush what is due.
+    pub fn on_time(&mut self, now: EventTime) -> RetainedStep<'_> {
+        self.removed.clear();
+        let removed = &mut self.removed;
+        let inserted: &[Retained] = match &mut self.kind {
+            CompactKind::Time { millis, entries } => {
+                while entries.front().is_some_and(|e| e.time + *millis <= now.0) {
+                    removed.extend(entries.pop_front());
+                }
+                &[]
+            }
+            CompactKind::TimeBatch {
+                millis,
+                next_flush,
+                current,
+                previous,
+                ..
+            } => {
+                if next_flush.is_none_or(|t| t > now) {
+                    &[]
+                } else {
+                    removed.append(previous);
+                    std::mem::swap(current, previous);
+                    *next_flush = if previous.is_empty() {
+                        None
+                    } else {
+                        next_flush.map(|t| t.plus(*millis))
+                    };
+                    previous
+                }
+            }
+            CompactKind::Length { .. } | CompactKind::LengthBatch { .. } => &[],
+        };
+        RetainedStep {
+            inserted,
+            removed: &self.removed,
+        }
+    }
+
+    /// Entries in the window's view (a batch being collected excluded), as
+    /// [`super::Window::len`] counts events.
+    pub fn len(&self) -> usize {
+        match &self.kind {
+            CompactKind::Length { entries, .. } | CompactKind::Time { entries, .. } => {
+                entries.len()
+            }
+            CompactKind::LengthBatch { previous, .. } | CompactKind::TimeBatch { previous, .. } => {
+                previous.len()
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries held, a batch being collected included (state size).
+    pub fn held(&self) -> usize {
+        match &self.kind {
+            CompactKind::LengthBatch {
+                current, previous, ..
+            }
+            | CompactKind::TimeBatch {
+                current, previous, ..
+            } => current.len() + previous.len(),
+            _ => self.len(),
+        }
+    }
+}

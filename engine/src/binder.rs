@@ -1148,12 +1148,13 @@ fn window_storage(
     let fifo_window = matches!(
         input,
         InputPlan::Stream {
-            window: Some(
-                WindowSpec::Length(_)
-                    | WindowSpec::LengthBatch(_)
-                    | WindowSpec::Time(_)
-                    | WindowSpec::TimeBatch(_)
-            ),
+            window: None
+                | Some(
+                    WindowSpec::Length(_)
+                        | WindowSpec::LengthBatch(_)
+                        | WindowSpec::Time(_)
+                        | WindowSpec::TimeBatch(_)
+                ),
             ..
         }
     );

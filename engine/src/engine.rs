@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::binder::BoundScript;
-use crate::event::Event;
+use crate::event::{Event, EventArg};
 use crate::plan::{InputPlan, StatementPlan};
 use crate::schema::{EventType, TypeRegistry};
 use crate::statement::{Output, Statement};
@@ -42,6 +42,9 @@ pub struct Engine {
     pub(crate) next_id: usize,
     /// For each event type (by id), the positions in `statements` that read it, in order.
     routes: Vec<Vec<usize>>,
+    /// For each event type (by id), whether a statement reading it keeps
+    /// events: only then is an event shared (allocated) on arrival.
+    shared: Vec<bool>,
     /// The position in `statements` of each stable id.
     positions: HashMap<usize, usize>,
     pub(crate) now: EventTime,
@@ -59,6 +62,7 @@ impl Engine {
             ids: Vec::new(),
             next_id: 0,
             routes: Vec::new(),
+            shared: Vec::new(),
             positions: HashMap::new(),
             now: start,
             seq: 0,
@@ -137,6 +141,10 @@ impl Engine {
                 }
             }
         }
+        self.shared = routes
+            .iter()
+            .map(|r| r.iter().any(|i| self.statements[*i].keeps_events()))
+            .collect();
         self.routes = routes;
         self.positions = self
             .ids
@@ -213,14 +221,18 @@ impl Engine {
         out: &mut Vec<Delivery>,
     ) {
         self.seq += 1;
-        let event = Arc::new(Event {
+        let event = Event {
             ty: ty.clone(),
             time: self.now,
             seq: self.seq,
             fields: crate::event::IntoEventFields::into_event_fields(fields),
-        });
+        };
         let mut routed = VecDeque::new();
-        self.dispatch(&event, &mut routed, out);
+        if self.shared.get(ty.id.0 as usize).copied().unwrap_or(true) {
+            self.dispatch(EventArg::Shared(&Arc::new(event)), &mut routed, out);
+        } else {
+            self.dispatch(EventArg::Borrowed(&event), &mut routed, out);
+        }
         if !routed.is_empty() {
             self.route(routed, out);
         }
@@ -228,7 +240,7 @@ impl Engine {
 
     fn dispatch(
         &mut self,
-        event: &Arc<Event>,
+        event: EventArg<'_>,
         routed: &mut VecDeque<Arc<Event>>,
         out: &mut Vec<Delivery>,
     ) {
@@ -252,7 +264,7 @@ impl Engine {
                 self.routing_overflows += 1 + routed.len() as u64;
                 return;
             }
-            self.dispatch(&e, &mut routed, out);
+            self.dispatch(EventArg::Shared(&e), &mut routed, out);
         }
     }
 

@@ -44,6 +44,42 @@ impl IntoEventFields for Box<[Value]> {
     }
 }
 
+/// An event handed to a statement: shared when some statement of its type
+/// keeps events (a window of events, a pattern), otherwise borrowed from the
+/// stack of [`crate::Engine::send`], so that statements which keep nothing of
+/// it (or only a group's first event) cost no allocation per event.
+#[derive(Debug, Clone, Copy)]
+pub enum EventArg<'a> {
+    Shared(&'a Arc<Event>),
+    Borrowed(&'a Event),
+}
+
+impl EventArg<'_> {
+    /// The event as a shared reference, to keep: a reference count for a
+    /// shared event, a copy of a borrowed one.
+    pub fn shared(self) -> Arc<Event> {
+        match self {
+            EventArg::Shared(e) => e.clone(),
+            EventArg::Borrowed(e) => Arc::new(Event {
+                ty: e.ty.clone(),
+                time: e.time,
+                seq: e.seq,
+                fields: e.fields.clone(),
+            }),
+        }
+    }
+}
+
+impl std::ops::Deref for EventArg<'_> {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        match self {
+            EventArg::Shared(e) => e,
+            EventArg::Borrowed(e) => e,
+        }
+    }
+}
+
 impl Event {
     pub fn get(&self, field: usize) -> &Value {
         self.fields.get(field).unwrap_or(&Value::Null)

@@ -107,7 +107,8 @@ pub enum WindowStorage {
     Events,
     /// Each event's group slot and aggregate inputs (`#length`,
     /// `#length_batch`, `#time`, `#time_batch` only: windows whose events
-    /// leave in arrival order and never for another window's sake).
+    /// leave in arrival order and never for another window's sake), or
+    /// nothing at all without a data window.
     AggregateInputs,
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::aggregate::AggRow;
+use crate::event::Event;
 use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
 use crate::value::Value;
@@ -104,7 +105,7 @@ impl ResultSet {
         &self.plan
     }
 
-    fn scope<'a>(&self, event: Option<&'a EventRef>, aggs: &'a [Value]) -> Scope<'a> {
+    fn scope<'a>(&self, event: Option<&'a Event>, aggs: &'a [Value]) -> Scope<'a> {
         scope(self.is_pattern, event, aggs)
     }
 
@@ -114,7 +115,7 @@ impl ResultSet {
 
     /// A row for `event` (or none) with aggregate values `aggs`, if `having` passes.
     fn row(&self, key: Option<&GroupKey>, event: Option<&EventRef>, aggs: &[Value]) -> Option<Row> {
-        let scope = self.scope(event, aggs);
+        let scope = self.scope(event.map(|e| &**e), aggs);
         if let Some(h) = &self.plan.having
             && !h.is_true(&scope)
         {
@@ -264,6 +265,12 @@ impl ResultSet {
     }
 
     fn group_index(&mut self, event: &EventRef) -> usize {
+        self.group_index_of(event, || event.clone())
+    }
+
+    /// [`ResultSet::group_index`] of `event`, which `share` gives as the
+    /// representative of a new group.
+    fn group_index_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> usize {
         let plan = &self.plan;
         let scope = self.scope(Some(event), &[]);
         let key = if let [only] = plan.group_by.as_slice() {
@@ -279,7 +286,7 @@ impl ResultSet {
             }
             GroupKey(values.into_iter().map(Cow::into_owned).collect())
         };
-        let group = Group::new(plan, event.clone());
+        let group = Group::new(plan, share());
         self.insert_group(key, group)
     }
 
@@ -420,7 +427,7 @@ impl ResultSet {
 }
 
 /// What an expression sees for `event`: its fields, or a pattern match's tags.
-fn scope<'a>(is_pattern: bool, event: Option<&'a EventRef>, aggs: &'a [Value]) -> Scope<'a> {
+fn scope<'a>(is_pattern: bool, event: Option<&'a Event>, aggs: &'a [Value]) -> Scope<'a> {
     match event {
         Some(e) if is_pattern => Scope {
             event: None,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cepheus_parser::{OutputMode, StreamSelector};
 
+use crate::event::EventArg;
 use crate::expr::Scope;
 use crate::matcher::PatternMatcher;
 use crate::output::{OutputLimiter, Released};
@@ -59,7 +60,7 @@ impl Statement {
         let (window, compact, matcher, match_type) = match &plan.input {
             InputPlan::Stream { window, .. } => {
                 let compact = match plan.storage {
-                    WindowStorage::AggregateInputs => window.as_ref().and_then(CompactWindow::new),
+                    WindowStorage::AggregateInputs => CompactWindow::new(window.as_ref()),
                     WindowStorage::Events => None,
                 };
                 let window = window
@@ -119,9 +120,15 @@ impl Statement {
         }
     }
 
+    /// Whether the statement keeps the events it is given (the engine then
+    /// shares each event instead of lending it; see [`EventArg`]).
+    pub fn keeps_events(&self) -> bool {
+        self.compact.is_none()
+    }
+
     pub fn on_event(
         &mut self,
-        event: &EventRef,
+        event: EventArg<'_>,
         now: EventTime,
         seq: &mut u64,
         out: &mut Vec<Output>,
@@ -130,7 +137,7 @@ impl Statement {
         match &self.plan.input {
             InputPlan::Stream { filter, .. } => {
                 if let Some(f) = filter
-                    && !f.is_true(&Scope::event(event))
+                    && !f.is_true(&Scope::event(&event))
                 {
                     return;
                 }
@@ -139,15 +146,15 @@ impl Statement {
                         .plan
                         .where_clause
                         .as_ref()
-                        .is_none_or(|w| w.is_true(&Scope::event(event)));
+                        .is_none_or(|w| w.is_true(&Scope::event(&event)));
                     let entry = self.result.retain(event, now, counted);
                     let step = c.insert(entry, now);
                     step_retained(&mut self.result, &self.plan, self.want, step, out);
                     return;
                 }
                 match &mut self.window {
-                    Some(w) => w.insert(event.clone(), now, &mut delta),
-                    None => delta.inserted.push(event.clone()),
+                    Some(w) => w.insert(event.shared(), now, &mut delta),
+                    None => delta.inserted.push(event.shared()),
                 }
             }
             InputPlan::Pattern(_) => {
@@ -155,7 +162,7 @@ impl Statement {
                     return;
                 };
                 let mut matches = Vec::new();
-                m.on_event(event, &mut matches);
+                m.on_event(&event.shared(), &mut matches);
                 let matches = match_events(ty, matches, now, seq);
                 self.step_matches(matches, now, out);
                 return;

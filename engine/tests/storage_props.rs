@@ -108,6 +108,7 @@ fn run(
 
 fn query() -> impl Strategy<Value = Query> {
     let window = prop_oneof![
+        Just(String::new()),
         (1usize..6).prop_map(|n| format!("#length({n})")),
         (1usize..5).prop_map(|n| format!("#length_batch({n})")),
         (1i64..5000).prop_map(|ms| format!("#time({ms} msec)")),

@@ -6,11 +6,11 @@ use smallvec::SmallVec;
 
 use super::{ResultSet, StepRows, Wanted};
 use crate::aggregate::{AggRow, AggSpec};
+use crate::event::EventArg;
 use crate::expr::Scope;
 use crate::plan::{Shape, WindowStorage};
 use crate::time::EventTime;
 use crate::value::Value;
-use crate::window::EventRef;
 use crate::window::compact::{AggInputs, Retained, RetainedStep};
 
 /// Slot -> the group's index in the map. Slots of removed groups are reused;
@@ -65,15 +65,20 @@ impl ResultSet {
     /// What a compact window keeps of `event`, which arrived at `now`: its
     /// group (created when new) and its aggregate inputs; only its place in
     /// the window when `counted` is false (`where` rejected it).
-    pub(crate) fn retain(&mut self, event: &EventRef, now: EventTime, counted: bool) -> Retained {
+    pub(crate) fn retain(
+        &mut self,
+        event: EventArg<'_>,
+        now: EventTime,
+        counted: bool,
+    ) -> Retained {
         let (slot, args) = if counted {
             let slot = if self.plan.shape.grouped() {
-                let idx = self.group_index(event);
+                let idx = self.group_index_of(&event, || event.shared());
                 self.groups[idx].slot
             } else {
                 0
             };
-            let scope = Scope::event(event);
+            let scope = Scope::event(&event);
             let args: AggInputs = self
                 .plan
                 .aggregates

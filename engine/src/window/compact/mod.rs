@@ -54,6 +54,9 @@ pub struct CompactWindow {
 
 #[derive(Debug)]
 pub(crate) enum CompactKind {
+    /// No data window: every event enters and none leaves; only the entry
+    /// of the current step is held.
+    NoWindow { last: Vec<Retained> },
     Length {
         size: usize,
         entries: VecDeque<Retained>,
@@ -78,9 +81,16 @@ pub(crate) enum CompactKind {
 }
 
 impl CompactWindow {
-    /// The compact form of `spec`; `None` for a window kind that needs its
-    /// events (the binder only plans compact storage for these four).
-    pub fn new(spec: &WindowSpec) -> Option<CompactWindow> {
+    /// The compact form of `spec` (`None`: no data window); `None` for a
+    /// window kind that needs its events (the binder plans compact storage
+    /// for these only).
+    pub fn new(spec: Option<&WindowSpec>) -> Option<CompactWindow> {
+        let Some(spec) = spec else {
+            return Some(CompactWindow {
+                kind: CompactKind::NoWindow { last: Vec::new() },
+                removed: Vec::new(),
+            });
+        };
         let kind = match spec {
             WindowSpec::Length(size) => CompactKind::Length {
                 size: *size,
@@ -115,6 +125,11 @@ impl CompactWindow {
         self.removed.clear();
         let removed = &mut self.removed;
         let inserted: &[Retained] = match &mut self.kind {
+            CompactKind::NoWindow { last } => {
+                last.clear();
+                last.push(entry);
+                last
+            }
             CompactKind::Length { size, entries } => {
                 entries.push_back(entry);
                 while entries.len() > *size {
@@ -169,7 +184,9 @@ impl CompactWindow {
                 entries.front().map(|e| EventTime(e.time + millis))
             }
             CompactKind::TimeBatch { next_flush, .. } => *next_flush,
-            CompactKind::Length { .. } | CompactKind::LengthBatch { .. } => None,
+            CompactKind::NoWindow { .. }
+            | CompactKind::Length { .. }
+            | CompactKind::LengthBatch { .. } => None,
         }
     }
 
@@ -204,7 +221,9 @@ impl CompactWindow {
                     previous
                 }
             }
-            CompactKind::Length { .. } | CompactKind::LengthBatch { .. } => &[],
+            CompactKind::NoWindow { .. }
+            | CompactKind::Length { .. }
+            | CompactKind::LengthBatch { .. } => &[],
         };
         RetainedStep {
             inserted,
@@ -216,6 +235,7 @@ impl CompactWindow {
     /// [`super::Window::len`] counts events.
     pub fn len(&self) -> usize {
         match &self.kind {
+            CompactKind::NoWindow { .. } => 0,
             CompactKind::Length { entries, .. } | CompactKind::Time { entries, .. } => {
                 entries.len()
             }

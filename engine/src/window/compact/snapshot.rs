@@ -9,6 +9,7 @@ use crate::time::EventTime;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum CompactState {
+    NoWindow,
     Length(Vec<RetainedRecord>),
     LengthBatch {
         current: Vec<RetainedRecord>,
@@ -46,6 +47,7 @@ impl CompactWindow {
                 .collect()
         };
         match &self.kind {
+            CompactKind::NoWindow { .. } => CompactState::NoWindow,
             CompactKind::Length { entries, .. } => {
                 CompactState::Length(records(&mut entries.iter()))
             }
@@ -107,6 +109,7 @@ impl CompactWindow {
                 .collect()
         };
         match (&mut self.kind, saved) {
+            (CompactKind::NoWindow { last }, CompactState::NoWindow) => last.clear(),
             (CompactKind::Length { entries, .. }, CompactState::Length(s))
             | (CompactKind::Time { entries, .. }, CompactState::Time(s)) => {
                 *entries = restore(s)?.into();

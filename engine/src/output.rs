@@ -152,7 +152,7 @@ impl OutputLimiter {
         }
         let out = if self.shape.grouped() {
             let mut pass = |row: &Row| -> bool {
-                let key = row.key.clone().unwrap_or(GroupKey(Box::new([])));
+                let key = row.key.clone().unwrap_or(GroupKey(Default::default()));
                 let entry = self.group_first.entry(key).or_insert((EventTime::MIN, 0));
                 match spec.rate {
                     OutputRate::Millis(ms) => {
@@ -175,7 +175,7 @@ impl OutputLimiter {
             // Decide per group once, from its insert row (or its remove row).
             let mut decided: KeyMap<bool> = KeyMap::default();
             for row in rows.insert.iter().chain(&rows.remove) {
-                let key = row.key.clone().unwrap_or(GroupKey(Box::new([])));
+                let key = row.key.clone().unwrap_or(GroupKey(Default::default()));
                 if !decided.contains_key(&key) {
                     let ok = pass(row);
                     decided.insert(key, ok);
@@ -183,7 +183,7 @@ impl OutputLimiter {
             }
             let keep = |r: &Row| {
                 decided
-                    .get(r.key.as_ref().unwrap_or(&GroupKey(Box::new([]))))
+                    .get(r.key.as_ref().unwrap_or(&GroupKey(Default::default())))
                     .copied()
                     .unwrap_or(false)
             };
@@ -319,10 +319,11 @@ impl OutputLimiter {
                 let first_remove = shape == Shape::FullyAggregatedGrouped;
                 for s in steps {
                     for r in s.insert {
-                        last_insert.insert(r.key.clone().unwrap_or(GroupKey(Box::new([]))), r);
+                        last_insert
+                            .insert(r.key.clone().unwrap_or(GroupKey(Default::default())), r);
                     }
                     for r in s.remove {
-                        let key = r.key.clone().unwrap_or(GroupKey(Box::new([])));
+                        let key = r.key.clone().unwrap_or(GroupKey(Default::default()));
                         if !(first_remove && remove.contains_key(&key)) {
                             remove.insert(key, r);
                         }

@@ -278,7 +278,7 @@ impl ResultSet {
             if let Some(idx) = self.groups.get_index_of(&KeyOne(&value)) {
                 return idx;
             }
-            GroupKey(Box::new([value.into_owned()]))
+            GroupKey(smallvec::smallvec![value.into_owned()])
         } else {
             let values = GroupKey::values(&plan.group_by, &scope);
             if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
@@ -303,7 +303,14 @@ impl ResultSet {
     /// Takes the group `key` out (its slot, if any, is freed; the last group
     /// moves into its index).
     fn remove_group(&mut self, key: &GroupKey) {
-        let Some((idx, _, gone)) = self.groups.swap_remove_full(key) else {
+        if let Some(idx) = self.groups.get_index_of(key) {
+            self.remove_group_at(idx);
+        }
+    }
+
+    /// [`ResultSet::remove_group`] of the group at `idx`.
+    fn remove_group_at(&mut self, idx: usize) {
+        let Some((_, gone)) = self.groups.swap_remove_index(idx) else {
             return;
         };
         if let Some(slots) = &mut self.slots {

@@ -21,7 +21,11 @@ pub type KeyMap<V> = IndexMap<GroupKey, V, foldhash::fast::RandomState>;
 
 /// The key of a group: the values of the grouping expressions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupKey(pub Box<[Value]>);
+pub struct GroupKey(pub KeyVec);
+
+/// A key's values, inline for one value (`group by sensor`): a look-up
+/// compares without following a pointer.
+pub type KeyVec = smallvec::SmallVec<[Value; 1]>;
 
 /// The values one after the other, without a length prefix: all keys of one
 /// map have the same number of values, and [`KeyRef`] and [`KeyOne`] must

@@ -142,7 +142,7 @@ impl AggState {
                 for (v, n) in seen {
                     map.insert(links.value(v)?, *n);
                 }
-                Some(map)
+                Some(Box::new(map))
             }
             _ => return Err(mismatch()),
         };

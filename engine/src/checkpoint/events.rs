@@ -194,6 +194,6 @@ impl EventLinker {
     }
 
     pub fn key(&self, rs: &[ValueRecord]) -> Result<GroupKey, StateError> {
-        Ok(GroupKey(self.values(rs)?.into_boxed_slice()))
+        Ok(GroupKey(self.values(rs)?.into()))
     }
 }

@@ -120,6 +120,11 @@ impl ResultSet {
                 }
             }
             Shape::FullyAggregatedGrouped => {
+                if let ([e], []) | ([], [e]) = (step.inserted, step.removed) {
+                    // The usual step (one arrival, one expiry): one group.
+                    self.process_one(e, !step.inserted.is_empty(), want, &mut out);
+                    return out;
+                }
                 // Changed groups in first-seen order (inserted, then removed).
                 self.steps += 1;
                 let mut changed: SmallVec<[usize; 2]> = SmallVec::new();
@@ -164,6 +169,27 @@ impl ResultSet {
             _ => debug_assert!(false, "compact storage for {:?}", self.plan.shape),
         }
         out
+    }
+
+    /// [`ResultSet::process_retained`] of a grouped step of one entry.
+    fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
+        let Some(idx) = e.slot.and_then(|s| self.slot_index(s)) else {
+            return;
+        };
+        let mut aggs = std::mem::take(&mut self.scratch);
+        if want.remove {
+            let rep = &self.groups[idx].representative;
+            out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
+        }
+        apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, enter);
+        if want.insert {
+            let rep = &self.groups[idx].representative;
+            out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+        }
+        self.scratch = aggs;
+        if self.groups[idx].aggs.events <= 0 {
+            self.remove_group_at(idx);
+        }
     }
 
     fn slot_index(&self, slot: u32) -> Option<usize> {

@@ -11,7 +11,7 @@ use crate::expr::Scope;
 use crate::plan::{Shape, WindowStorage};
 use crate::time::EventTime;
 use crate::value::Value;
-use crate::window::compact::{AggInputs, Retained, RetainedStep};
+use crate::window::compact::{AggInputs, GroupSlot, Retained, RetainedStep};
 
 /// Slot -> the group's index in the map. Slots of removed groups are reused;
 /// no window entry names a freed slot, since a group is removed only once
@@ -85,9 +85,9 @@ impl ResultSet {
                 .iter()
                 .map(|spec| spec.arg.as_ref().map_or(Value::Null, |a| a.eval(&scope)))
                 .collect();
-            (Some(slot), args)
+            (GroupSlot::of(slot), args)
         } else {
-            (None, AggInputs::new())
+            (GroupSlot::NOT_COUNTED, AggInputs::new())
         };
         Retained {
             time: now.0,
@@ -110,7 +110,7 @@ impl ResultSet {
                         .extend(self.row(None, None, &self.ungrouped.values()));
                 }
                 for (entries, enter) in both {
-                    for e in entries.iter().filter(|e| e.slot.is_some()) {
+                    for e in entries.iter().filter(|e| e.slot.get().is_some()) {
                         apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, enter);
                     }
                 }
@@ -129,7 +129,7 @@ impl ResultSet {
                 self.steps += 1;
                 let mut changed: SmallVec<[usize; 2]> = SmallVec::new();
                 for (entries, _) in both {
-                    for slot in entries.iter().filter_map(|e| e.slot) {
+                    for slot in entries.iter().filter_map(|e| e.slot.get()) {
                         let Some(idx) = self.slot_index(slot) else {
                             continue;
                         };
@@ -149,7 +149,7 @@ impl ResultSet {
                 }
                 for (entries, enter) in both {
                     for e in entries {
-                        let Some(idx) = e.slot.and_then(|s| self.slot_index(s)) else {
+                        let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
                             continue;
                         };
                         let group = &mut self.groups[idx];
@@ -163,7 +163,19 @@ impl ResultSet {
                     }
                 }
                 self.scratch = aggs;
-                self.drop_empty_groups(changed.into_iter());
+                // By slot: no key is cloned or hashed again (a batch flush
+                // empties most groups of the previous batch).
+                let empty: Vec<u32> = changed
+                    .iter()
+                    .map(|&idx| &self.groups[idx])
+                    .filter(|g| g.aggs.events <= 0)
+                    .map(|g| g.slot)
+                    .collect();
+                for slot in empty {
+                    if let Some(idx) = self.slot_index(slot) {
+                        self.remove_group_at(idx);
+                    }
+                }
             }
             // The binder plans compact storage for the fully aggregated shapes only.
             _ => debug_assert!(false, "compact storage for {:?}", self.plan.shape),
@@ -173,7 +185,7 @@ impl ResultSet {
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
     fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
-        let Some(idx) = e.slot.and_then(|s| self.slot_index(s)) else {
+        let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
             return;
         };
         let mut aggs = std::mem::take(&mut self.scratch);

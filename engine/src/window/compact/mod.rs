@@ -22,15 +22,35 @@ pub struct Retained {
     pub time: i64,
     /// The event's arrival sequence (`first`/`last` order by it).
     pub seq: u64,
-    /// The slot of the event's group in the result set (0 when ungrouped), or
-    /// `None` when `where` rejected the event: it still takes its place in a
-    /// length window but is never counted.
-    pub slot: Option<u32>,
+    /// The event's group in the result set.
+    pub slot: GroupSlot,
     /// One input per aggregate of the plan, in plan order (null for `count(*)`).
     pub args: AggInputs,
 }
 
-pub type AggInputs = SmallVec<[Value; 2]>;
+/// Inline for one aggregate: an entry is 56 bytes, and a window of them
+/// holds no pointers for the usual statement.
+pub type AggInputs = SmallVec<[Value; 1]>;
+
+/// The slot of an entry's group (0 when ungrouped), or none when `where`
+/// rejected the event: it still takes its place in a length window but is
+/// never counted. Four bytes: entries are many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSlot(u32);
+
+impl GroupSlot {
+    pub const NOT_COUNTED: GroupSlot = GroupSlot(u32::MAX);
+
+    /// The slot `slot` (`u32::MAX` is reserved for [`GroupSlot::NOT_COUNTED`]).
+    pub fn of(slot: u32) -> GroupSlot {
+        debug_assert!(slot != u32::MAX);
+        GroupSlot(slot)
+    }
+
+    pub fn get(self) -> Option<u32> {
+        (self != Self::NOT_COUNTED).then_some(self.0)
+    }
+}
 
 /// What one step did: `inserted` are held by the window, `removed` left it.
 #[derive(Debug, Clone, Copy)]

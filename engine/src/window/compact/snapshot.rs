@@ -3,7 +3,7 @@
 //! result set maps to and from its slots.
 use serde::{Deserialize, Serialize};
 
-use super::{CompactKind, CompactWindow, Retained};
+use super::{CompactKind, CompactWindow, GroupSlot, Retained};
 use crate::checkpoint::events::{EventLinker, EventWriter, StateError, ValueRecord};
 use crate::time::EventTime;
 
@@ -41,7 +41,7 @@ impl CompactWindow {
                 .map(|e| RetainedRecord {
                     time: e.time,
                     seq: e.seq,
-                    group: e.slot.map(position),
+                    group: e.slot.get().map(position),
                     args: w.values(&e.args),
                 })
                 .collect()
@@ -88,13 +88,13 @@ impl CompactWindow {
                 .iter()
                 .map(|r| {
                     let group = match r.group {
-                        Some(g) => Some(slot(g).ok_or_else(|| {
+                        Some(g) => GroupSlot::of(slot(g).ok_or_else(|| {
                             StateError::new("a window entry names a group that was not saved")
                         })?),
-                        None => None,
+                        None => GroupSlot::NOT_COUNTED,
                     };
                     let args = links.values(&r.args)?;
-                    if group.is_some() && args.len() != aggregates {
+                    if group.get().is_some() && args.len() != aggregates {
                         return Err(StateError::new(
                             "a window entry holds another number of aggregate inputs",
                         ));

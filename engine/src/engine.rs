@@ -45,6 +45,11 @@ pub struct Engine {
     /// For each event type (by id), whether a statement reading it keeps
     /// events: only then is an event shared (allocated) on arrival.
     shared: Vec<bool>,
+    /// For each event type (by id), the event last lent to statements,
+    /// reused for the next one: a lent event then costs no allocation and no
+    /// reference-count traffic on its type. Holds that event's values until
+    /// the next event of the type arrives.
+    lent: Vec<Option<Box<Event>>>,
     /// The position in `statements` of each stable id.
     positions: HashMap<usize, usize>,
     pub(crate) now: EventTime,
@@ -63,6 +68,7 @@ impl Engine {
             next_id: 0,
             routes: Vec::new(),
             shared: Vec::new(),
+            lent: Vec::new(),
             positions: HashMap::new(),
             now: start,
             seq: 0,
@@ -145,6 +151,7 @@ impl Engine {
             .iter()
             .map(|r| r.iter().any(|i| self.statements[*i].keeps_events()))
             .collect();
+        self.lent = routes.iter().map(|_| None).collect();
         self.routes = routes;
         self.positions = self
             .ids
@@ -221,17 +228,36 @@ impl Engine {
         out: &mut Vec<Delivery>,
     ) {
         self.seq += 1;
-        let event = Event {
-            ty: ty.clone(),
-            time: self.now,
-            seq: self.seq,
-            fields: crate::event::IntoEventFields::into_event_fields(fields),
-        };
+        let fields = crate::event::IntoEventFields::into_event_fields(fields);
+        let id = ty.id.0 as usize;
         let mut routed = VecDeque::new();
-        if self.shared.get(ty.id.0 as usize).copied().unwrap_or(true) {
-            self.dispatch(EventArg::Shared(&Arc::new(event)), &mut routed, out);
+        if self.shared.get(id).copied().unwrap_or(true) {
+            let event = Arc::new(Event {
+                ty: ty.clone(),
+                time: self.now,
+                seq: self.seq,
+                fields,
+            });
+            self.dispatch(EventArg::Shared(&event), &mut routed, out);
         } else {
+            let event = match self.lent.get_mut(id).and_then(Option::take) {
+                Some(mut event) if Arc::ptr_eq(&event.ty, ty) => {
+                    event.time = self.now;
+                    event.seq = self.seq;
+                    event.fields = fields;
+                    event
+                }
+                _ => Box::new(Event {
+                    ty: ty.clone(),
+                    time: self.now,
+                    seq: self.seq,
+                    fields,
+                }),
+            };
             self.dispatch(EventArg::Borrowed(&event), &mut routed, out);
+            if let Some(slot) = self.lent.get_mut(id) {
+                *slot = Some(event);
+            }
         }
         if !routed.is_empty() {
             self.route(routed, out);

@@ -79,12 +79,11 @@ impl ResultSet {
                 0
             };
             let scope = Scope::event(&event);
-            let args: AggInputs = self
-                .plan
-                .aggregates
-                .iter()
-                .map(|spec| spec.arg.as_ref().map_or(Value::Null, |a| a.eval(&scope)))
-                .collect();
+            let input = |spec: &AggSpec| spec.arg.as_ref().map_or(Value::Null, |a| a.eval(&scope));
+            let args: AggInputs = match self.plan.aggregates.as_slice() {
+                [only] => smallvec::smallvec![input(only)],
+                specs => specs.iter().map(input).collect(),
+            };
             (GroupSlot::of(slot), args)
         } else {
             (GroupSlot::NOT_COUNTED, AggInputs::new())

@@ -265,9 +265,9 @@ fn engine_predecoded(events: u64) -> u64 {
     let mut out = Vec::new();
     let mut rows = 0u64;
     for i in 0..events as i64 {
-        let fields: EventFields = [Value::Int(i % 1000), Value::Int(i % 7)]
-            .into_iter()
-            .collect();
+        let mut fields = EventFields::new();
+        fields.push(Value::Int(i % 1000));
+        fields.push(Value::Int(i % 7));
         engine.send(&ty, fields, &mut out);
         rows += out
             .drain(..)

@@ -287,8 +287,14 @@ impl AggRow {
         self.states.iter().map(AggState::value).collect()
     }
 
-    /// [`AggRow::values`] into a reused buffer.
+    /// [`AggRow::values`] into a reused buffer, overwritten in place (one
+    /// value per aggregate).
     pub fn values_into(&self, out: &mut Vec<Value>) {
-        out.extend(self.states.iter().map(AggState::value));
+        if out.len() != self.states.len() {
+            out.resize(self.states.len(), Value::Null);
+        }
+        for (slot, state) in out.iter_mut().zip(&self.states) {
+            *slot = state.value();
+        }
     }
 }

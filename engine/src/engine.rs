@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::binder::BoundScript;
-use crate::event::{Event, EventArg};
+use crate::event::{Event, EventArg, IntoEventFields};
 use crate::plan::{InputPlan, StatementPlan};
 use crate::schema::{EventType, TypeRegistry};
 use crate::statement::{Output, Statement};
@@ -224,11 +224,10 @@ impl Engine {
     pub fn send(
         &mut self,
         ty: &Arc<EventType>,
-        fields: impl crate::event::IntoEventFields,
+        fields: impl IntoEventFields,
         out: &mut Vec<Delivery>,
     ) {
         self.seq += 1;
-        let fields = crate::event::IntoEventFields::into_event_fields(fields);
         let id = ty.id.0 as usize;
         let mut routed = VecDeque::new();
         if self.shared.get(id).copied().unwrap_or(true) {
@@ -236,7 +235,7 @@ impl Engine {
                 ty: ty.clone(),
                 time: self.now,
                 seq: self.seq,
-                fields,
+                fields: fields.into_event_fields(),
             });
             self.dispatch(EventArg::Shared(&event), &mut routed, out);
         } else {
@@ -244,14 +243,14 @@ impl Engine {
                 Some(mut event) if Arc::ptr_eq(&event.ty, ty) => {
                     event.time = self.now;
                     event.seq = self.seq;
-                    event.fields = fields;
+                    event.fields = fields.into_event_fields();
                     event
                 }
                 _ => Box::new(Event {
                     ty: ty.clone(),
                     time: self.now,
                     seq: self.seq,
-                    fields,
+                    fields: fields.into_event_fields(),
                 }),
             };
             self.dispatch(EventArg::Borrowed(&event), &mut routed, out);

@@ -325,7 +325,6 @@ impl ResultSet {
     /// is scratch space for the group's aggregate values.
     fn group_row_at(&self, idx: usize, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
         let (key, group) = self.groups.get_index(idx)?;
-        aggs.clear();
         group.aggs.values_into(aggs);
         self.row(Some(key), Some(event), aggs)
     }

@@ -11,7 +11,7 @@ use crate::expr::Scope;
 use crate::matcher::PatternMatcher;
 use crate::output::{OutputLimiter, Released};
 use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
-use crate::result_set::{ResultSet, Row, Wanted};
+use crate::result_set::{ResultSet, Row, StepRows, Wanted};
 use crate::schema::{EventType, FieldInfo, TypeId};
 use crate::time::EventTime;
 use crate::value::{Type, Value};
@@ -147,6 +147,14 @@ impl Statement {
                         .where_clause
                         .as_ref()
                         .is_none_or(|w| w.is_true(&Scope::event(&event)));
+                    if c.keeps_nothing() {
+                        // Nothing to retain: an event `where` rejects is no step at all.
+                        if counted {
+                            let rows = self.result.process_arrival(event, self.want);
+                            deliver_rows(&self.plan, rows, out);
+                        }
+                        return;
+                    }
                     let entry = self.result.retain(event, now, counted);
                     let step = c.insert(entry, now);
                     step_retained(&mut self.result, &self.plan, self.want, step, out);
@@ -299,6 +307,11 @@ fn step_retained(
         return;
     }
     let rows = result.process_retained(step, want);
+    deliver_rows(plan, rows, out);
+}
+
+/// A compact step's rows to the listener's streams (nothing when there are none).
+fn deliver_rows(plan: &StatementPlan, rows: StepRows, out: &mut Vec<Output>) {
     if rows.insert.is_empty() && rows.remove.is_empty() {
         return;
     }

@@ -96,6 +96,45 @@ impl ResultSet {
         }
     }
 
+    /// The step of an event arriving at a statement without a data window
+    /// (nothing is retained, nothing ever leaves): its group's rows, with the
+    /// aggregate inputs read straight from the event.
+    pub(crate) fn process_arrival(&mut self, event: EventArg<'_>, want: Wanted) -> StepRows {
+        let mut out = StepRows::default();
+        let mut aggs = std::mem::take(&mut self.scratch);
+        let scope = Scope::event(&event);
+        if self.plan.shape.grouped() {
+            let idx = self.group_index_of(&event, || event.shared());
+            if want.remove {
+                let rep = &self.groups[idx].representative;
+                out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
+            }
+            Self::apply(
+                &mut self.groups[idx].aggs,
+                &self.plan,
+                &scope,
+                event.seq,
+                true,
+            );
+            if want.insert {
+                let rep = &self.groups[idx].representative;
+                out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+            }
+        } else {
+            if want.remove {
+                self.ungrouped.values_into(&mut aggs);
+                out.remove.extend(self.row(None, None, &aggs));
+            }
+            Self::apply(&mut self.ungrouped, &self.plan, &scope, event.seq, true);
+            if want.insert {
+                self.ungrouped.values_into(&mut aggs);
+                out.insert.extend(self.row(None, None, &aggs));
+            }
+        }
+        self.scratch = aggs;
+        out
+    }
+
     /// One step of a compact window: the rows of Esper's fully aggregated
     /// shapes, as [`ResultSet::process`] produces them from events.
     pub(crate) fn process_retained(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {

@@ -197,6 +197,12 @@ impl CompactWindow {
         }
     }
 
+    /// Without a data window nothing is held: the caller may step an entry
+    /// without [`CompactWindow::insert`] moving it in and out.
+    pub fn keeps_nothing(&self) -> bool {
+        matches!(self.kind, CompactKind::NoWindow { .. })
+    }
+
     /// The earliest time at which this window has something to do.
     pub fn next_timer(&self) -> Option<EventTime> {
         match &self.kind {

@@ -147,12 +147,20 @@ impl Statement {
                         .where_clause
                         .as_ref()
                         .is_none_or(|w| w.is_true(&Scope::event(&event)));
+                    if counted && c.arrivals_only_insert() {
+                        let rows = if c.keeps_nothing() {
+                            self.result.process_arrival(event, self.want)
+                        } else {
+                            let (rows, entry) =
+                                self.result.process_arrival_kept(event, now, self.want);
+                            c.insert(entry, now);
+                            rows
+                        };
+                        deliver_rows(&self.plan, rows, out);
+                        return;
+                    }
                     if c.keeps_nothing() {
-                        // Nothing to retain: an event `where` rejects is no step at all.
-                        if counted {
-                            let rows = self.result.process_arrival(event, self.want);
-                            deliver_rows(&self.plan, rows, out);
-                        }
+                        // An event `where` rejects is no step at all.
                         return;
                     }
                     let entry = self.result.retain(event, now, counted);

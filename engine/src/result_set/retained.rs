@@ -4,6 +4,8 @@
 //! without evaluating or hashing anything.
 use smallvec::SmallVec;
 
+use std::borrow::Cow;
+
 use super::{ResultSet, StepRows, Wanted};
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::EventArg;
@@ -96,43 +98,72 @@ impl ResultSet {
         }
     }
 
-    /// The step of an event arriving at a statement without a data window
-    /// (nothing is retained, nothing ever leaves): its group's rows, with the
-    /// aggregate inputs read straight from the event.
+    /// The step of a counted event arriving without a data window (nothing
+    /// is retained, nothing ever leaves): its group's rows, the aggregate
+    /// inputs applied as they are read from the event.
     pub(crate) fn process_arrival(&mut self, event: EventArg<'_>, want: Wanted) -> StepRows {
+        self.arrival::<false>(event, want).0
+    }
+
+    /// [`ResultSet::process_arrival`] at a window whose arrivals insert and
+    /// never remove (`#time`), with the entry the window keeps (what
+    /// [`ResultSet::retain`] gives): the inputs are read once.
+    pub(crate) fn process_arrival_kept(
+        &mut self,
+        event: EventArg<'_>,
+        now: EventTime,
+        want: Wanted,
+    ) -> (StepRows, Retained) {
+        let (rows, slot, args) = self.arrival::<true>(event, want);
+        let entry = Retained {
+            time: now.0,
+            seq: event.seq,
+            slot: GroupSlot::of(slot),
+            args,
+        };
+        (rows, entry)
+    }
+
+    #[inline(always)]
+    fn arrival<const KEEP: bool>(
+        &mut self,
+        event: EventArg<'_>,
+        want: Wanted,
+    ) -> (StepRows, u32, AggInputs) {
         let mut out = StepRows::default();
         let mut aggs = std::mem::take(&mut self.scratch);
         let scope = Scope::event(&event);
-        if self.plan.shape.grouped() {
+        let mut kept = AggInputs::new();
+        let slot = if self.plan.shape.grouped() {
             let idx = self.group_index_of(&event, || event.shared());
             if want.remove {
                 let rep = &self.groups[idx].representative;
                 out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
             }
-            Self::apply(
-                &mut self.groups[idx].aggs,
-                &self.plan,
-                &scope,
-                event.seq,
-                true,
-            );
+            let group = &mut self.groups[idx];
+            let specs = &self.plan.aggregates;
+            apply_arrival::<KEEP>(&mut group.aggs, specs, &scope, event.seq, &mut kept);
+            let slot = group.slot;
             if want.insert {
                 let rep = &self.groups[idx].representative;
                 out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
             }
+            slot
         } else {
             if want.remove {
                 self.ungrouped.values_into(&mut aggs);
                 out.remove.extend(self.row(None, None, &aggs));
             }
-            Self::apply(&mut self.ungrouped, &self.plan, &scope, event.seq, true);
+            let specs = &self.plan.aggregates;
+            apply_arrival::<KEEP>(&mut self.ungrouped, specs, &scope, event.seq, &mut kept);
             if want.insert {
                 self.ungrouped.values_into(&mut aggs);
                 out.insert.extend(self.row(None, None, &aggs));
             }
-        }
+            0
+        };
         self.scratch = aggs;
-        out
+        (out, slot, kept)
     }
 
     /// One step of a compact window: the rows of Esper's fully aggregated
@@ -263,6 +294,28 @@ impl ResultSet {
         };
         ((position as usize) < groups).then_some(position)
     }
+}
+
+/// An arriving event's aggregate inputs into `aggs`, read from the event
+/// (and, with `KEEP`, into `kept` for the window).
+fn apply_arrival<const KEEP: bool>(
+    aggs: &mut AggRow,
+    specs: &[AggSpec],
+    scope: &Scope<'_>,
+    seq: u64,
+    kept: &mut AggInputs,
+) {
+    for (agg, spec) in aggs.states.iter_mut().zip(specs) {
+        let value = spec
+            .arg
+            .as_ref()
+            .map_or(Cow::Owned(Value::Null), |a| a.eval_cow(scope));
+        agg.update(&value, seq, true, spec.arg.is_none());
+        if KEEP {
+            kept.push(value.into_owned());
+        }
+    }
+    aggs.events += 1;
 }
 
 fn apply_inputs(aggs: &mut AggRow, specs: &[AggSpec], entry: &Retained, enter: bool) {

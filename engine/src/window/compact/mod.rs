@@ -203,6 +203,15 @@ impl CompactWindow {
         matches!(self.kind, CompactKind::NoWindow { .. })
     }
 
+    /// Whether an arrival only ever inserts its entry, so that its step is
+    /// that entry alone (no data window, `#time`).
+    pub fn arrivals_only_insert(&self) -> bool {
+        matches!(
+            self.kind,
+            CompactKind::NoWindow { .. } | CompactKind::Time { .. }
+        )
+    }
+
     /// The earliest time at which this window has something to do.
     pub fn next_timer(&self) -> Option<EventTime> {
         match &self.kind {

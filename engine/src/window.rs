@@ -170,13 +170,7 @@ impl Window {
                 events: VecDeque::new(),
                 gone: HashSet::default(),
             }),
-            WindowSpec::TimeBatch(ms) => Window::TimeBatch(TimeBatchWindow {
-                millis: *ms,
-                reference: None,
-                next_flush: None,
-                current: Vec::new(),
-                previous: Vec::new(),
-            }),
+            WindowSpec::TimeBatch(ms) => Window::TimeBatch(TimeBatchWindow::new(*ms)),
             WindowSpec::ExtTimed { field, millis } => Window::ExtTimed(ExtTimedWindow {
                 field: *field,
                 millis: *millis,
@@ -417,38 +411,59 @@ impl TimeWindow {
 /// `#time_batch(T)`: the first event sets the reference point; batches close at
 /// reference + k*T. A flush posts the new batch as inserted and the previous one
 /// as removed; when both are empty the window stops scheduling until an event
-/// arrives (and then stays aligned to the reference point).
+/// arrives (and then stays aligned to the reference point). Holds events, or
+/// the entries of a compact window (`compact::Retained`).
 #[derive(Debug)]
-pub struct TimeBatchWindow {
-    millis: i64,
-    reference: Option<i64>,
-    next_flush: Option<EventTime>,
-    current: Vec<EventRef>,
-    previous: Vec<EventRef>,
+pub struct TimeBatchWindow<T = EventRef> {
+    pub(crate) millis: i64,
+    pub(crate) reference: Option<i64>,
+    pub(crate) next_flush: Option<EventTime>,
+    pub(crate) current: Vec<T>,
+    pub(crate) previous: Vec<T>,
 }
 
-impl TimeBatchWindow {
-    fn insert(&mut self, event: EventRef, now: EventTime) {
+impl<T> TimeBatchWindow<T> {
+    pub(crate) fn new(millis: i64) -> TimeBatchWindow<T> {
+        TimeBatchWindow {
+            millis,
+            reference: None,
+            next_flush: None,
+            current: Vec::new(),
+            previous: Vec::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, item: T, now: EventTime) {
         let reference = *self.reference.get_or_insert(now.0);
         if self.next_flush.is_none() {
             let elapsed = (now.0 - reference).rem_euclid(self.millis);
             self.next_flush = Some(EventTime(now.0 + self.millis - elapsed));
         }
-        self.current.push(event);
+        self.current.push(item);
     }
 
-    fn on_time(&mut self, now: EventTime, out: &mut Delta) {
+    /// If a batch closes at `now`: moves the previous batch into `removed`
+    /// and returns the batch just closed (held until the next flush).
+    pub(crate) fn flush(&mut self, now: EventTime, removed: &mut impl Extend<T>) -> Option<&[T]> {
         if self.next_flush.is_none_or(|t| t > now) {
-            return;
+            return None;
         }
-        out.inserted.extend(self.current.iter().cloned());
-        out.removed.extend(self.previous.drain(..));
+        removed.extend(self.previous.drain(..));
         std::mem::swap(&mut self.current, &mut self.previous);
         self.next_flush = if self.previous.is_empty() {
             None
         } else {
             self.next_flush.map(|t| t.plus(self.millis))
         };
+        Some(&self.previous)
+    }
+}
+
+impl TimeBatchWindow {
+    fn on_time(&mut self, now: EventTime, out: &mut Delta) {
+        if let Some(batch) = self.flush(now, &mut out.removed) {
+            out.inserted.extend(batch.iter().cloned());
+        }
     }
 }
 

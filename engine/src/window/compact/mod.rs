@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use smallvec::SmallVec;
 
-use super::WindowSpec;
+use super::{TimeBatchWindow, WindowSpec};
 use crate::time::EventTime;
 use crate::value::Value;
 
@@ -76,7 +76,9 @@ pub struct CompactWindow {
 pub(crate) enum CompactKind {
     /// No data window: every event enters and none leaves; only the entry
     /// of the current step is held.
-    NoWindow { last: Vec<Retained> },
+    NoWindow {
+        last: Vec<Retained>,
+    },
     Length {
         size: usize,
         entries: VecDeque<Retained>,
@@ -90,14 +92,7 @@ pub(crate) enum CompactKind {
         millis: i64,
         entries: VecDeque<Retained>,
     },
-    /// See [`super::TimeBatchWindow`]: batches close at reference + k*T.
-    TimeBatch {
-        millis: i64,
-        reference: Option<i64>,
-        next_flush: Option<EventTime>,
-        current: Vec<Retained>,
-        previous: Vec<Retained>,
-    },
+    TimeBatch(TimeBatchWindow<Retained>),
 }
 
 impl CompactWindow {
@@ -125,13 +120,7 @@ impl CompactWindow {
                 millis: *millis,
                 entries: VecDeque::new(),
             },
-            WindowSpec::TimeBatch(millis) => CompactKind::TimeBatch {
-                millis: *millis,
-                reference: None,
-                next_flush: None,
-                current: Vec::new(),
-                previous: Vec::new(),
-            },
+            WindowSpec::TimeBatch(millis) => CompactKind::TimeBatch(TimeBatchWindow::new(*millis)),
             _ => return None,
         };
         Some(CompactWindow {
@@ -175,19 +164,8 @@ impl CompactWindow {
                 entries.push_back(entry);
                 entries.back().map_or(&[], std::slice::from_ref)
             }
-            CompactKind::TimeBatch {
-                millis,
-                reference,
-                next_flush,
-                current,
-                ..
-            } => {
-                let reference = *reference.get_or_insert(now.0);
-                if next_flush.is_none() {
-                    let elapsed = (now.0 - reference).rem_euclid(*millis);
-                    *next_flush = Some(EventTime(now.0 + *millis - elapsed));
-                }
-                current.push(entry);
+            CompactKind::TimeBatch(w) => {
+                w.insert(entry, now);
                 &[]
             }
         };
@@ -218,7 +196,7 @@ impl CompactWindow {
             CompactKind::Time { millis, entries } => {
                 entries.front().map(|e| EventTime(e.time + millis))
             }
-            CompactKind::TimeBatch { next_flush, .. } => *next_flush,
+            CompactKind::TimeBatch(w) => w.next_flush,
             CompactKind::NoWindow { .. }
             | CompactKind::Length { .. }
             | CompactKind::LengthBatch { .. } => None,
@@ -236,26 +214,7 @@ impl CompactWindow {
                 }
                 &[]
             }
-            CompactKind::TimeBatch {
-                millis,
-                next_flush,
-                current,
-                previous,
-                ..
-            } => {
-                if next_flush.is_none_or(|t| t > now) {
-                    &[]
-                } else {
-                    removed.append(previous);
-                    std::mem::swap(current, previous);
-                    *next_flush = if previous.is_empty() {
-                        None
-                    } else {
-                        next_flush.map(|t| t.plus(*millis))
-                    };
-                    previous
-                }
-            }
+            CompactKind::TimeBatch(w) => w.flush(now, removed).unwrap_or(&[]),
             CompactKind::NoWindow { .. }
             | CompactKind::Length { .. }
             | CompactKind::LengthBatch { .. } => &[],
@@ -274,9 +233,8 @@ impl CompactWindow {
             CompactKind::Length { entries, .. } | CompactKind::Time { entries, .. } => {
                 entries.len()
             }
-            CompactKind::LengthBatch { previous, .. } | CompactKind::TimeBatch { previous, .. } => {
-                previous.len()
-            }
+            CompactKind::LengthBatch { previous, .. } => previous.len(),
+            CompactKind::TimeBatch(w) => w.previous.len(),
         }
     }
 
@@ -289,10 +247,8 @@ impl CompactWindow {
         match &self.kind {
             CompactKind::LengthBatch {
                 current, previous, ..
-            }
-            | CompactKind::TimeBatch {
-                current, previous, ..
             } => current.len() + previous.len(),
+            CompactKind::TimeBatch(w) => w.current.len() + w.previous.len(),
             _ => self.len(),
         }
     }

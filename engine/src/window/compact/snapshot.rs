@@ -58,17 +58,11 @@ impl CompactWindow {
                 current: records(&mut current.iter()),
                 previous: records(&mut previous.iter()),
             },
-            CompactKind::TimeBatch {
-                reference,
-                next_flush,
-                current,
-                previous,
-                ..
-            } => CompactState::TimeBatch {
-                reference: *reference,
-                next_flush: next_flush.map(|t| t.0),
-                current: records(&mut current.iter()),
-                previous: records(&mut previous.iter()),
+            CompactKind::TimeBatch(w) => CompactState::TimeBatch {
+                reference: w.reference,
+                next_flush: w.next_flush.map(|t| t.0),
+                current: records(&mut w.current.iter()),
+                previous: records(&mut w.previous.iter()),
             },
         }
     }
@@ -127,24 +121,18 @@ impl CompactWindow {
                 *previous = restore(p)?;
             }
             (
-                CompactKind::TimeBatch {
+                CompactKind::TimeBatch(w),
+                CompactState::TimeBatch {
                     reference,
                     next_flush,
                     current,
                     previous,
-                    ..
-                },
-                CompactState::TimeBatch {
-                    reference: r,
-                    next_flush: n,
-                    current: c,
-                    previous: p,
                 },
             ) => {
-                *reference = *r;
-                *next_flush = n.map(EventTime);
-                *current = restore(c)?;
-                *previous = restore(p)?;
+                w.reference = *reference;
+                w.next_flush = next_flush.map(EventTime);
+                w.current = restore(current)?;
+                w.previous = restore(previous)?;
             }
             _ => return Err(StateError::new("the saved window is of another kind")),
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::aggregate::AggRow;
+use crate::aggregate::{AggRow, AggSpec};
 use crate::event::Event;
 use crate::expr::Scope;
 use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
@@ -139,14 +139,7 @@ impl ResultSet {
     }
 
     fn apply(aggs: &mut AggRow, plan: &StatementPlan, scope: &Scope<'_>, seq: u64, enter: bool) {
-        for (state, spec) in aggs.states.iter_mut().zip(&plan.aggregates) {
-            let v = spec
-                .arg
-                .as_ref()
-                .map_or(Cow::Owned(Value::Null), |a| a.eval_cow(scope));
-            state.update(&v, seq, enter, spec.arg.is_none());
-        }
-        aggs.events += if enter { 1 } else { -1 };
+        apply_event(aggs, &plan.aggregates, scope, seq, enter, |_| {});
     }
 
     /// One step: `inserted` entered and `removed` left the statement's view.
@@ -430,6 +423,28 @@ impl ResultSet {
     pub fn group_count(&self) -> usize {
         self.groups.len()
     }
+}
+
+/// An event entering (`enter`) or leaving `aggs`: each aggregate's input is
+/// read from `scope`, applied, then handed to `keep` (a compact window keeps
+/// the inputs of the events it holds).
+fn apply_event(
+    aggs: &mut AggRow,
+    specs: &[AggSpec],
+    scope: &Scope<'_>,
+    seq: u64,
+    enter: bool,
+    mut keep: impl FnMut(Cow<'_, Value>),
+) {
+    for (state, spec) in aggs.states.iter_mut().zip(specs) {
+        let v = spec
+            .arg
+            .as_ref()
+            .map_or(Cow::Owned(Value::Null), |a| a.eval_cow(scope));
+        state.update(&v, seq, enter, spec.arg.is_none());
+        keep(v);
+    }
+    aggs.events += if enter { 1 } else { -1 };
 }
 
 /// What an expression sees for `event`: its fields, or a pattern match's tags.

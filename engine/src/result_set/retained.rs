@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use std::borrow::Cow;
 
-use super::{ResultSet, StepRows, Wanted};
+use super::{ResultSet, StepRows, Wanted, apply_event};
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::EventArg;
 use crate::expr::Scope;
@@ -142,7 +142,9 @@ impl ResultSet {
             }
             let group = &mut self.groups[idx];
             let specs = &self.plan.aggregates;
-            apply_arrival::<KEEP>(&mut group.aggs, specs, &scope, event.seq, &mut kept);
+            apply_event(&mut group.aggs, specs, &scope, event.seq, true, |v| {
+                keep::<KEEP>(&mut kept, v)
+            });
             let slot = group.slot;
             if want.insert {
                 let rep = &self.groups[idx].representative;
@@ -155,7 +157,9 @@ impl ResultSet {
                 out.remove.extend(self.row(None, None, &aggs));
             }
             let specs = &self.plan.aggregates;
-            apply_arrival::<KEEP>(&mut self.ungrouped, specs, &scope, event.seq, &mut kept);
+            apply_event(&mut self.ungrouped, specs, &scope, event.seq, true, |v| {
+                keep::<KEEP>(&mut kept, v)
+            });
             if want.insert {
                 self.ungrouped.values_into(&mut aggs);
                 out.insert.extend(self.row(None, None, &aggs));
@@ -296,26 +300,12 @@ impl ResultSet {
     }
 }
 
-/// An arriving event's aggregate inputs into `aggs`, read from the event
-/// (and, with `KEEP`, into `kept` for the window).
-fn apply_arrival<const KEEP: bool>(
-    aggs: &mut AggRow,
-    specs: &[AggSpec],
-    scope: &Scope<'_>,
-    seq: u64,
-    kept: &mut AggInputs,
-) {
-    for (agg, spec) in aggs.states.iter_mut().zip(specs) {
-        let value = spec
-            .arg
-            .as_ref()
-            .map_or(Cow::Owned(Value::Null), |a| a.eval_cow(scope));
-        agg.update(&value, seq, true, spec.arg.is_none());
-        if KEEP {
-            kept.push(value.into_owned());
-        }
+/// With `KEEP`, an input applied at arrival joins the entry the window keeps.
+#[inline(always)]
+fn keep<const KEEP: bool>(kept: &mut AggInputs, value: Cow<'_, Value>) {
+    if KEEP {
+        kept.push(value.into_owned());
     }
-    aggs.events += 1;
 }
 
 fn apply_inputs(aggs: &mut AggRow, specs: &[AggSpec], entry: &Retained, enter: bool) {

@@ -293,15 +293,8 @@ impl ResultSet {
         self.groups.insert_full(key, group).0
     }
 
-    /// Takes the group `key` out (its slot, if any, is freed; the last group
-    /// moves into its index).
-    fn remove_group(&mut self, key: &GroupKey) {
-        if let Some(idx) = self.groups.get_index_of(key) {
-            self.remove_group_at(idx);
-        }
-    }
-
-    /// [`ResultSet::remove_group`] of the group at `idx`.
+    /// Takes the group at `idx` out (its slot, if any, is freed; the last
+    /// group moves into its index).
     fn remove_group_at(&mut self, idx: usize) {
         let Some((_, gone)) = self.groups.swap_remove_index(idx) else {
             return;
@@ -350,13 +343,25 @@ impl ResultSet {
     /// Removes the groups left without events, in the order given (the
     /// indices are those before any removal).
     fn drop_empty_groups(&mut self, indices: impl Iterator<Item = usize>) {
-        let empty: SmallVec<[GroupKey; 1]> = indices
+        let empty = indices
             .filter_map(|idx| self.groups.get_index(idx))
-            .filter(|(_, g)| g.aggs.events <= 0)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &empty {
-            self.remove_group(k);
+            .filter(|(_, g)| g.aggs.events <= 0);
+        if self.slots.is_some() {
+            // By slot: no key is cloned or hashed again (a batch flush
+            // empties most groups of the previous batch).
+            let slots: Vec<u32> = empty.map(|(_, g)| g.slot).collect();
+            for slot in slots {
+                if let Some(idx) = self.slot_index(slot) {
+                    self.remove_group_at(idx);
+                }
+            }
+        } else {
+            let keys: SmallVec<[GroupKey; 1]> = empty.map(|(k, _)| k.clone()).collect();
+            for k in &keys {
+                if let Some(idx) = self.groups.get_index_of(k) {
+                    self.remove_group_at(idx);
+                }
+            }
         }
     }
 

@@ -236,19 +236,7 @@ impl ResultSet {
                     }
                 }
                 self.scratch = aggs;
-                // By slot: no key is cloned or hashed again (a batch flush
-                // empties most groups of the previous batch).
-                let empty: Vec<u32> = changed
-                    .iter()
-                    .map(|&idx| &self.groups[idx])
-                    .filter(|g| g.aggs.events <= 0)
-                    .map(|g| g.slot)
-                    .collect();
-                for slot in empty {
-                    if let Some(idx) = self.slot_index(slot) {
-                        self.remove_group_at(idx);
-                    }
-                }
+                self.drop_empty_groups(changed.into_iter());
             }
             // The binder plans compact storage for the fully aggregated shapes only.
             _ => debug_assert!(false, "compact storage for {:?}", self.plan.shape),
@@ -277,7 +265,7 @@ impl ResultSet {
         }
     }
 
-    fn slot_index(&self, slot: u32) -> Option<usize> {
+    pub(super) fn slot_index(&self, slot: u32) -> Option<usize> {
         self.slots.as_ref()?.index_of(slot)
     }
 

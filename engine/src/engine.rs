@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::binder::BoundScript;
-use crate::event::{Event, EventArg, IntoEventFields};
+use crate::event::{Event, EventArg, EventFields, IntoEventFields};
 use crate::plan::{InputPlan, StatementPlan};
 use crate::schema::{EventType, TypeRegistry};
 use crate::statement::{Output, Statement};
@@ -29,6 +29,17 @@ pub struct UnsupportedError {
     pub message: String,
 }
 
+/// How the events of one type reach the statements that read it.
+#[derive(Debug)]
+enum Handover {
+    /// Some statement keeps events: each event is allocated and shared.
+    Shared,
+    /// No statement keeps events: they are lent from one box, reused from
+    /// event to event (no allocation, no reference counting on the type);
+    /// it holds the last event's values until the next one arrives.
+    Lent(Option<Box<Event>>),
+}
+
 /// Most `insert into` events one step may route before the engine stops the
 /// cascade (a statement inserting into its own input would loop forever).
 const MAX_ROUTED_PER_STEP: usize = 100_000;
@@ -42,14 +53,8 @@ pub struct Engine {
     pub(crate) next_id: usize,
     /// For each event type (by id), the positions in `statements` that read it, in order.
     routes: Vec<Vec<usize>>,
-    /// For each event type (by id), whether a statement reading it keeps
-    /// events: only then is an event shared (allocated) on arrival.
-    shared: Vec<bool>,
-    /// For each event type (by id), the event last lent to statements,
-    /// reused for the next one: a lent event then costs no allocation and no
-    /// reference-count traffic on its type. Holds that event's values until
-    /// the next event of the type arrives.
-    lent: Vec<Option<Box<Event>>>,
+    /// For each event type (by id), how its events reach the statements.
+    handover: Vec<Handover>,
     /// The position in `statements` of each stable id.
     positions: HashMap<usize, usize>,
     pub(crate) now: EventTime,
@@ -67,8 +72,7 @@ impl Engine {
             ids: Vec::new(),
             next_id: 0,
             routes: Vec::new(),
-            shared: Vec::new(),
-            lent: Vec::new(),
+            handover: Vec::new(),
             positions: HashMap::new(),
             now: start,
             seq: 0,
@@ -147,11 +151,16 @@ impl Engine {
                 }
             }
         }
-        self.shared = routes
+        self.handover = routes
             .iter()
-            .map(|r| r.iter().any(|i| self.statements[*i].keeps_events()))
+            .map(|r| {
+                if r.iter().any(|i| self.statements[*i].keeps_events()) {
+                    Handover::Shared
+                } else {
+                    Handover::Lent(None)
+                }
+            })
             .collect();
-        self.lent = routes.iter().map(|_| None).collect();
         self.routes = routes;
         self.positions = self
             .ids
@@ -230,32 +239,31 @@ impl Engine {
         self.seq += 1;
         let id = ty.id.0 as usize;
         let mut routed = VecDeque::new();
-        if self.shared.get(id).copied().unwrap_or(true) {
-            let event = Arc::new(Event {
-                ty: ty.clone(),
-                time: self.now,
-                seq: self.seq,
-                fields: fields.into_event_fields(),
-            });
-            self.dispatch(EventArg::Shared(&event), &mut routed, out);
-        } else {
-            let event = match self.lent.get_mut(id).and_then(Option::take) {
-                Some(mut event) if Arc::ptr_eq(&event.ty, ty) => {
-                    event.time = self.now;
-                    event.seq = self.seq;
-                    event.fields = fields.into_event_fields();
-                    event
+        let new_event = |fields: EventFields| Event {
+            ty: ty.clone(),
+            time: self.now,
+            seq: self.seq,
+            fields,
+        };
+        match self.handover.get_mut(id) {
+            Some(Handover::Lent(lent)) => {
+                let event = match lent.take() {
+                    Some(mut event) if Arc::ptr_eq(&event.ty, ty) => {
+                        event.time = self.now;
+                        event.seq = self.seq;
+                        event.fields = fields.into_event_fields();
+                        event
+                    }
+                    _ => Box::new(new_event(fields.into_event_fields())),
+                };
+                self.dispatch(EventArg::Borrowed(&event), &mut routed, out);
+                if let Some(Handover::Lent(lent)) = self.handover.get_mut(id) {
+                    *lent = Some(event);
                 }
-                _ => Box::new(Event {
-                    ty: ty.clone(),
-                    time: self.now,
-                    seq: self.seq,
-                    fields: fields.into_event_fields(),
-                }),
-            };
-            self.dispatch(EventArg::Borrowed(&event), &mut routed, out);
-            if let Some(slot) = self.lent.get_mut(id) {
-                *slot = Some(event);
+            }
+            Some(Handover::Shared) | None => {
+                let event = Arc::new(new_event(fields.into_event_fields()));
+                self.dispatch(EventArg::Shared(&event), &mut routed, out);
             }
         }
         if !routed.is_empty() {

@@ -6,7 +6,7 @@ use crate::time::EventTime;
 use crate::value::{Type, Value};
 
 /// One event: the values of its type's fields, in declaration order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub ty: Arc<EventType>,
     pub time: EventTime,
@@ -60,12 +60,7 @@ impl EventArg<'_> {
     pub fn shared(self) -> Arc<Event> {
         match self {
             EventArg::Shared(e) => e.clone(),
-            EventArg::Borrowed(e) => Arc::new(Event {
-                ty: e.ty.clone(),
-                time: e.time,
-                seq: e.seq,
-                fields: e.fields.clone(),
-            }),
+            EventArg::Borrowed(e) => Arc::new(e.clone()),
         }
     }
 }

@@ -42,10 +42,7 @@ pub struct StateSize {
 #[derive(Debug)]
 pub struct Statement {
     pub plan: Arc<StatementPlan>,
-    window: Option<Window>,
-    /// The window when it keeps aggregate inputs instead of events
-    /// ([`WindowStorage::AggregateInputs`]); `window` is then `None`.
-    compact: Option<CompactWindow>,
+    held: Held,
     matcher: Option<PatternMatcher>,
     result: ResultSet,
     limiter: OutputLimiter,
@@ -54,20 +51,39 @@ pub struct Statement {
     match_type: Option<Arc<EventType>>,
 }
 
+/// What a statement's data window holds (see [`WindowStorage`]).
+#[derive(Debug)]
+enum Held {
+    /// Events, in a data window; none: events pass straight through (and
+    /// pattern statements, which hold their events in the matcher).
+    Events(Option<Window>),
+    /// Each counted event's group slot and aggregate inputs.
+    AggregateInputs(CompactWindow),
+}
+
+impl Held {
+    fn window(&self) -> Option<&Window> {
+        match self {
+            Held::Events(w) => w.as_ref(),
+            Held::AggregateInputs(_) => None,
+        }
+    }
+}
+
 impl Statement {
     pub fn new(plan: StatementPlan, start: EventTime) -> Statement {
         let plan = Arc::new(plan);
-        let (window, compact, matcher, match_type) = match &plan.input {
+        let (held, matcher, match_type) = match &plan.input {
             InputPlan::Stream { window, .. } => {
                 let compact = match plan.storage {
                     WindowStorage::AggregateInputs => CompactWindow::new(window.as_ref()),
                     WindowStorage::Events => None,
                 };
-                let window = window
-                    .as_ref()
-                    .filter(|_| compact.is_none())
-                    .map(Window::new);
-                (window, compact, None, None)
+                let held = match compact {
+                    Some(c) => Held::AggregateInputs(c),
+                    None => Held::Events(window.as_ref().map(Window::new)),
+                };
+                (held, None, None)
             }
             InputPlan::Pattern(p) => {
                 let fields = p
@@ -85,8 +101,7 @@ impl Statement {
                     None,
                 ));
                 (
-                    None,
-                    None,
+                    Held::Events(None),
                     Some(PatternMatcher::new(p.clone(), start)),
                     Some(ty),
                 )
@@ -104,8 +119,7 @@ impl Statement {
             result: ResultSet::new(plan.clone()),
             limiter: OutputLimiter::new(plan.output, plan.shape),
             plan,
-            window,
-            compact,
+            held,
             matcher,
             want,
             match_type,
@@ -123,7 +137,7 @@ impl Statement {
     /// Whether the statement keeps the events it is given (the engine then
     /// shares each event instead of lending it; see [`EventArg`]).
     pub fn keeps_events(&self) -> bool {
-        self.compact.is_none()
+        !matches!(self.held, Held::AggregateInputs(_))
     }
 
     pub fn on_event(
@@ -141,34 +155,37 @@ impl Statement {
                 {
                     return;
                 }
-                if let Some(c) = &mut self.compact {
-                    let counted = self
-                        .plan
-                        .where_clause
-                        .as_ref()
-                        .is_none_or(|w| w.is_true(&Scope::event(&event)));
-                    if counted && c.arrivals_only_insert() {
-                        let rows = if c.keeps_nothing() {
-                            self.result.process_arrival(event, self.want)
-                        } else {
-                            let (rows, entry) =
-                                self.result.process_arrival_kept(event, now, self.want);
-                            c.insert(entry, now);
-                            rows
-                        };
-                        deliver_rows(&self.plan, rows, out);
+                let window = match &mut self.held {
+                    Held::Events(window) => window,
+                    Held::AggregateInputs(c) => {
+                        let counted = self
+                            .plan
+                            .where_clause
+                            .as_ref()
+                            .is_none_or(|w| w.is_true(&Scope::event(&event)));
+                        if counted && c.arrivals_only_insert() {
+                            let rows = if c.keeps_nothing() {
+                                self.result.process_arrival(event, self.want)
+                            } else {
+                                let (rows, entry) =
+                                    self.result.process_arrival_kept(event, now, self.want);
+                                c.insert(entry, now);
+                                rows
+                            };
+                            deliver_rows(&self.plan, rows, out);
+                            return;
+                        }
+                        if c.keeps_nothing() {
+                            // An event `where` rejects is no step at all.
+                            return;
+                        }
+                        let entry = self.result.retain(event, now, counted);
+                        let step = c.insert(entry, now);
+                        step_retained(&mut self.result, &self.plan, self.want, step, out);
                         return;
                     }
-                    if c.keeps_nothing() {
-                        // An event `where` rejects is no step at all.
-                        return;
-                    }
-                    let entry = self.result.retain(event, now, counted);
-                    let step = c.insert(entry, now);
-                    step_retained(&mut self.result, &self.plan, self.want, step, out);
-                    return;
-                }
-                match &mut self.window {
+                };
+                match window {
                     Some(w) => w.insert(event.shared(), now, &mut delta),
                     None => delta.inserted.push(event.shared()),
                 }
@@ -220,26 +237,27 @@ impl Statement {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let w = self.window.as_ref().and_then(Window::next_timer);
-        let w = earliest(w, self.compact.as_ref().and_then(CompactWindow::next_timer));
+        let w = match &self.held {
+            Held::Events(w) => w.as_ref().and_then(Window::next_timer),
+            Held::AggregateInputs(c) => c.next_timer(),
+        };
         let m = self.matcher.as_ref().and_then(PatternMatcher::next_timer);
         earliest(earliest(w, m), self.limiter.next_timer())
     }
 
     /// Time is `now`: expire windows, fire pattern timers, then output timers.
     pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
-        if let Some(c) = &mut self.compact
-            && c.next_timer().is_some_and(|t| t <= now)
-        {
-            let step = c.on_time(now);
-            step_retained(&mut self.result, &self.plan, self.want, step, out);
-        }
-        if let Some(w) = &mut self.window
-            && w.next_timer().is_some_and(|t| t <= now)
-        {
-            let mut delta = Delta::default();
-            w.on_time(now, &mut delta);
-            self.step(delta, now, out);
+        match &mut self.held {
+            Held::AggregateInputs(c) if c.next_timer().is_some_and(|t| t <= now) => {
+                let step = c.on_time(now);
+                step_retained(&mut self.result, &self.plan, self.want, step, out);
+            }
+            Held::Events(Some(w)) if w.next_timer().is_some_and(|t| t <= now) => {
+                let mut delta = Delta::default();
+                w.on_time(now, &mut delta);
+                self.step(delta, now, out);
+            }
+            _ => {}
         }
         if let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type)
             && m.next_timer().is_some_and(|t| t <= now)
@@ -250,7 +268,7 @@ impl Statement {
             self.step_matches(matches, now, out);
         }
         if self.limiter.next_timer().is_some_and(|t| t <= now) {
-            let window = &self.window;
+            let window = self.held.window();
             let contents = || window_contents(window);
             if let Some(r) = self.limiter.on_time(now, &self.result, &contents) {
                 out.extend(finish(&self.plan, r));
@@ -285,7 +303,7 @@ impl Statement {
         if self.limiter.is_passthrough() && rows.insert.is_empty() && rows.remove.is_empty() {
             return;
         }
-        let window = &self.window;
+        let window = self.held.window();
         let contents = || window_contents(window);
         if let Some(r) = self.limiter.on_step(
             now,
@@ -298,6 +316,64 @@ impl Statement {
             out.extend(finish(&self.plan, r));
         }
     }
+    /// Events in the window, as `output snapshot` sees them.
+    pub fn window_len(&self) -> usize {
+        match &self.held {
+            Held::Events(w) => w.as_ref().map_or(0, Window::len),
+            Held::AggregateInputs(c) => c.len(),
+        }
+    }
+
+    /// How much state the statement holds (for metrics and `/rules`).
+    pub fn state_size(&self) -> StateSize {
+        StateSize {
+            window_events: match &self.held {
+                Held::Events(w) => w.as_ref().map_or(0, Window::held),
+                Held::AggregateInputs(c) => c.held(),
+            },
+            groups: self.result.group_count(),
+            pattern_instances: self.pattern_instances(),
+        }
+    }
+    pub fn group_count(&self) -> usize {
+        self.result.group_count()
+    }
+    pub fn pattern_instances(&self) -> usize {
+        self.matcher
+            .as_ref()
+            .map_or(0, PatternMatcher::live_instances)
+    }
+}
+
+/// Pattern matches (one value per tag) as events of the match type, numbered
+/// in the engine's arrival sequence.
+fn match_events(
+    ty: &Arc<EventType>,
+    matches: Vec<Box<[Value]>>,
+    now: EventTime,
+    seq: &mut u64,
+) -> Vec<EventRef> {
+    matches
+        .into_iter()
+        .map(|fields| {
+            *seq += 1;
+            Arc::new(crate::event::Event {
+                ty: ty.clone(),
+                time: now,
+                seq: *seq,
+                fields: crate::event::event_fields(fields),
+            })
+        })
+        .collect()
+}
+
+/// The events a window holds, oldest first (none without a window).
+fn window_contents(window: Option<&Window>) -> Vec<EventRef> {
+    let mut v = Vec::new();
+    if let Some(w) = window {
+        w.contents(&mut v);
+    }
+    v
 }
 
 /// A compact window's step through the result set to the listener's streams.
@@ -370,65 +446,4 @@ fn order_and_limit(plan: &StatementPlan, mut rows: Vec<Row>) -> Vec<Vec<Value>> 
         Some(l) => iter.skip(l.offset).take(l.count).collect(),
         None => iter.collect(),
     }
-}
-
-impl Statement {
-    /// Events in the window, as `output snapshot` sees them.
-    pub fn window_len(&self) -> usize {
-        match &self.compact {
-            Some(c) => c.len(),
-            None => self.window.as_ref().map_or(0, Window::len),
-        }
-    }
-
-    /// How much state the statement holds (for metrics and `/rules`).
-    pub fn state_size(&self) -> StateSize {
-        StateSize {
-            window_events: match &self.compact {
-                Some(c) => c.held(),
-                None => self.window.as_ref().map_or(0, Window::held),
-            },
-            groups: self.result.group_count(),
-            pattern_instances: self.pattern_instances(),
-        }
-    }
-    pub fn group_count(&self) -> usize {
-        self.result.group_count()
-    }
-    pub fn pattern_instances(&self) -> usize {
-        self.matcher
-            .as_ref()
-            .map_or(0, PatternMatcher::live_instances)
-    }
-}
-
-/// Pattern matches (one value per tag) as events of the match type, numbered
-/// in the engine's arrival sequence.
-fn match_events(
-    ty: &Arc<EventType>,
-    matches: Vec<Box<[Value]>>,
-    now: EventTime,
-    seq: &mut u64,
-) -> Vec<EventRef> {
-    matches
-        .into_iter()
-        .map(|fields| {
-            *seq += 1;
-            Arc::new(crate::event::Event {
-                ty: ty.clone(),
-                time: now,
-                seq: *seq,
-                fields: crate::event::event_fields(fields),
-            })
-        })
-        .collect()
-}
-
-/// The events a window holds, oldest first (none without a window).
-fn window_contents(window: &Option<Window>) -> Vec<EventRef> {
-    let mut v = Vec::new();
-    if let Some(w) = window {
-        w.contents(&mut v);
-    }
-    v
 }

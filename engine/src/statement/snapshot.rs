@@ -2,7 +2,7 @@
 //! output limiter) in checkpoint form, and back.
 use serde::{Deserialize, Serialize};
 
-use super::Statement;
+use super::{Held, Statement};
 use crate::checkpoint::events::{EventLinker, EventWriter, StateError};
 use crate::matcher::{MatcherState, PatternMatcher};
 use crate::output::LimiterState;
@@ -25,11 +25,13 @@ impl Statement {
     /// The statement's state, between steps.
     pub(crate) fn save(&self, w: &mut EventWriter) -> StatementState {
         StatementState {
-            window: self.window.as_ref().map(|x| x.save(w)),
-            compact: self
-                .compact
-                .as_ref()
-                .map(|c| c.save(w, &|slot| self.result.slot_position(slot))),
+            window: self.held.window().map(|x| x.save(w)),
+            compact: match &self.held {
+                Held::AggregateInputs(c) => {
+                    Some(c.save(w, &|slot| self.result.slot_position(slot)))
+                }
+                Held::Events(_) => None,
+            },
             matcher: self.matcher.as_ref().map(|m| m.save(w)),
             result: self.result.save(w),
             limiter: self.limiter.save(w),
@@ -44,7 +46,7 @@ impl Statement {
         saved: &StatementState,
         links: &EventLinker,
     ) -> Result<(), StateError> {
-        if let Some(c) = &mut self.compact {
+        if let Held::AggregateInputs(c) = &mut self.held {
             let (Some(state), None, None) = (&saved.compact, &saved.window, &saved.matcher) else {
                 return Err(StateError::new(
                     "the saved state is of another kind of statement",
@@ -70,7 +72,7 @@ impl Statement {
                 Some(w),
                 None,
             ) => {
-                self.window = Some(Window::restore(spec, w, links)?);
+                self.held = Held::Events(Some(Window::restore(spec, w, links)?));
             }
             (InputPlan::Pattern(p), None, Some(m)) => {
                 self.matcher = Some(PatternMatcher::restore(p.clone(), m, links)?);

@@ -163,25 +163,17 @@ impl Statement {
                             .where_clause
                             .as_ref()
                             .is_none_or(|w| w.is_true(&Scope::event(&event)));
-                        if counted && c.arrivals_only_insert() {
-                            let rows = if c.keeps_nothing() {
-                                self.result.process_arrival(event, self.want)
-                            } else {
-                                let (rows, entry) =
-                                    self.result.process_arrival_kept(event, now, self.want);
-                                c.insert(entry, now);
-                                rows
-                            };
-                            deliver_rows(&self.plan, rows, out);
-                            return;
-                        }
-                        if c.keeps_nothing() {
-                            // An event `where` rejects is no step at all.
-                            return;
-                        }
-                        let entry = self.result.retain(event, now, counted);
-                        let step = c.insert(entry, now);
-                        step_retained(&mut self.result, &self.plan, self.want, step, out);
+                        let want = self.want;
+                        arrive_compact(
+                            c,
+                            &mut self.result,
+                            &self.plan,
+                            want,
+                            event,
+                            now,
+                            counted,
+                            out,
+                        );
                         return;
                     }
                 };
@@ -374,6 +366,36 @@ fn window_contents(window: Option<&Window>) -> Vec<EventRef> {
         w.contents(&mut v);
     }
     v
+}
+
+/// An event arriving at a window that keeps aggregate inputs; `counted`:
+/// whether `where` accepted it.
+#[allow(clippy::too_many_arguments)]
+fn arrive_compact(
+    window: &mut CompactWindow,
+    result: &mut ResultSet,
+    plan: &StatementPlan,
+    want: Wanted,
+    event: EventArg<'_>,
+    now: EventTime,
+    counted: bool,
+    out: &mut Vec<Output>,
+) {
+    if counted && window.arrivals_only_insert() {
+        let rows = if window.keeps_nothing() {
+            result.process_arrival(event, want)
+        } else {
+            let (rows, entry) = result.process_arrival_kept(event, now, want);
+            window.insert(entry, now);
+            rows
+        };
+        deliver_rows(plan, rows, out);
+    } else if !window.keeps_nothing() {
+        // Without a window, an event `where` rejects is no step at all.
+        let entry = result.retain(event, now, counted);
+        let step = window.insert(entry, now);
+        step_retained(result, plan, want, step, out);
+    }
 }
 
 /// A compact window's step through the result set to the listener's streams.

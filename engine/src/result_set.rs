@@ -48,6 +48,10 @@ pub struct ResultSet {
     /// Stable group slots, for a window that keeps aggregate inputs
     /// ([`WindowStorage::AggregateInputs`]): its entries name their group by slot.
     slots: Option<SlotTable>,
+    /// The slots of the groups the batch being collected counts in, in
+    /// first-seen order, when a batch window's arrivals are applied as they
+    /// come (see [`ResultSet::arrive_in_batch`]).
+    batch_groups: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +101,7 @@ impl ResultSet {
             steps: 0,
             scratch: Vec::new(),
             slots: (plan.storage == WindowStorage::AggregateInputs).then(SlotTable::default),
+            batch_groups: Vec::new(),
             plan,
         }
     }

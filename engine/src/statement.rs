@@ -73,12 +73,26 @@ impl Held {
 impl Statement {
     pub fn new(plan: StatementPlan, start: EventTime) -> Statement {
         let plan = Arc::new(plan);
+        // Aggregated grouped `output first` posts the rows of leaving events
+        // as new rows (see `OutputLimiter::first`), so it needs them always.
+        let first_grouped = plan.shape == Shape::AggregatedGrouped
+            && plan.output.is_some_and(|o| o.mode == OutputMode::First);
+        let want = Wanted {
+            insert: plan.selector != StreamSelector::RStream,
+            remove: plan.selector != StreamSelector::IStream || first_grouped,
+        };
         let (held, matcher, match_type) = match &plan.input {
             InputPlan::Stream { window, .. } => {
                 let compact = match plan.storage {
                     WindowStorage::AggregateInputs => CompactWindow::new(window.as_ref()),
                     WindowStorage::Events => None,
                 };
+                let compact = compact.map(|mut c| {
+                    if !want.remove {
+                        c.count_on_arrival();
+                    }
+                    c
+                });
                 let held = match compact {
                     Some(c) => Held::AggregateInputs(c),
                     None => Held::Events(window.as_ref().map(Window::new)),
@@ -106,14 +120,6 @@ impl Statement {
                     Some(ty),
                 )
             }
-        };
-        // Aggregated grouped `output first` posts the rows of leaving events
-        // as new rows (see `OutputLimiter::first`), so it needs them always.
-        let first_grouped = plan.shape == Shape::AggregatedGrouped
-            && plan.output.is_some_and(|o| o.mode == OutputMode::First);
-        let want = Wanted {
-            insert: plan.selector != StreamSelector::RStream,
-            remove: plan.selector != StreamSelector::IStream || first_grouped,
         };
         Statement {
             result: ResultSet::new(plan.clone()),
@@ -241,8 +247,16 @@ impl Statement {
     pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
         match &mut self.held {
             Held::AggregateInputs(c) if c.next_timer().is_some_and(|t| t <= now) => {
+                let on_arrival = c.counts_on_arrival();
                 let step = c.on_time(now);
-                step_retained(&mut self.result, &self.plan, self.want, step, out);
+                step_retained(
+                    &mut self.result,
+                    &self.plan,
+                    self.want,
+                    step,
+                    on_arrival,
+                    out,
+                );
             }
             Held::Events(Some(w)) if w.next_timer().is_some_and(|t| t <= now) => {
                 let mut delta = Delta::default();
@@ -392,27 +406,38 @@ fn arrive_compact(
         deliver_rows(plan, rows, out);
     } else if !window.keeps_nothing() {
         // Without a window, an event `where` rejects is no step at all.
-        let entry = result.retain(event, now, counted);
+        let entry = if window.counts_on_arrival() {
+            result.arrive_in_batch(event, now, counted)
+        } else {
+            result.retain(event, now, counted)
+        };
+        let on_arrival = window.counts_on_arrival();
         let step = window.insert(entry, now);
-        step_retained(result, plan, want, step, out);
+        step_retained(result, plan, want, step, on_arrival, out);
     }
 }
 
-/// A compact window's step through the result set to the listener's streams.
-/// Entries `where` rejected count for nothing: a step of only those
-/// produces nothing, as an event step emptied by `where` does.
+/// A compact window's step through the result set to the listener's streams
+/// (`on_arrival`: the inserted entries counted when they arrived). Entries
+/// `where` rejected count for nothing: a step of only those produces
+/// nothing, as an event step emptied by `where` does.
 fn step_retained(
     result: &mut ResultSet,
     plan: &StatementPlan,
     want: Wanted,
     step: RetainedStep<'_>,
+    on_arrival: bool,
     out: &mut Vec<Output>,
 ) {
     let counted = |e: &crate::window::compact::Retained| e.slot.get().is_some();
     if !step.inserted.iter().chain(step.removed).any(counted) {
         return;
     }
-    let rows = result.process_retained(step, want);
+    let rows = if on_arrival {
+        result.flush_batch(step, want)
+    } else {
+        result.process_retained(step, want)
+    };
     deliver_rows(plan, rows, out);
 }
 

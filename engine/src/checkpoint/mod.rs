@@ -27,7 +27,7 @@ use crate::time::EventTime;
 use events::{EventLinker, EventRecord, EventWriter, StateError, TypeRef};
 
 /// The version of the checkpoint format this build writes and reads.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 3;
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 4;
 
 const MAGIC: &[u8; 12] = b"CEPHEUS-CKPT";
 const HEADER: usize = MAGIC.len() + 4 + 32;

@@ -102,7 +102,7 @@ impl ResultSet {
     /// is retained, nothing ever leaves): its group's rows, the aggregate
     /// inputs applied as they are read from the event.
     pub(crate) fn process_arrival(&mut self, event: EventArg<'_>, want: Wanted) -> StepRows {
-        self.arrival::<false>(event, want).0
+        self.arrival::<false>(event, want).rows
     }
 
     /// [`ResultSet::process_arrival`] at a window whose arrivals insert and
@@ -114,27 +114,23 @@ impl ResultSet {
         now: EventTime,
         want: Wanted,
     ) -> (StepRows, Retained) {
-        let (rows, slot, args) = self.arrival::<true>(event, want);
+        let arrived = self.arrival::<true>(event, want);
         let entry = Retained {
             time: now.0,
             seq: event.seq,
-            slot: GroupSlot::of(slot),
-            args,
+            slot: GroupSlot::of(arrived.slot),
+            args: arrived.kept,
         };
-        (rows, entry)
+        (arrived.rows, entry)
     }
 
     #[inline(always)]
-    fn arrival<const KEEP: bool>(
-        &mut self,
-        event: EventArg<'_>,
-        want: Wanted,
-    ) -> (StepRows, u32, AggInputs) {
+    fn arrival<const KEEP: bool>(&mut self, event: EventArg<'_>, want: Wanted) -> Arrived {
         let mut out = StepRows::default();
         let mut aggs = std::mem::take(&mut self.scratch);
         let scope = Scope::event(&event);
         let mut kept = AggInputs::new();
-        let slot = if self.plan.shape.grouped() {
+        let (group, slot) = if self.plan.shape.grouped() {
             let idx = self.group_index_of(&event, || event.shared());
             if want.remove {
                 let rep = &self.groups[idx].representative;
@@ -150,7 +146,7 @@ impl ResultSet {
                 let rep = &self.groups[idx].representative;
                 out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
             }
-            slot
+            (Some(idx), slot)
         } else {
             if want.remove {
                 self.ungrouped.values_into(&mut aggs);
@@ -164,10 +160,125 @@ impl ResultSet {
                 self.ungrouped.values_into(&mut aggs);
                 out.insert.extend(self.row(None, None, &aggs));
             }
-            0
+            (None, 0)
         };
         self.scratch = aggs;
-        (out, slot, kept)
+        Arrived {
+            rows: out,
+            group,
+            slot,
+            kept,
+        }
+    }
+
+    /// A counted event arriving at a batch window whose entries count as
+    /// they arrive ([`crate::window::compact::CompactWindow::counts_on_arrival`]):
+    /// its inputs enter its group now, and the group joins the batch's groups.
+    /// The aggregate states then go through the same updates, in the same
+    /// order, as when the flush applies the batch (per group: the batch's
+    /// entries in arrival order, then the previous batch's leaving), and no
+    /// row reads them before the flush. Returns the entry the window keeps.
+    pub(crate) fn arrive_in_batch(
+        &mut self,
+        event: EventArg<'_>,
+        now: EventTime,
+        counted: bool,
+    ) -> Retained {
+        if !counted {
+            return self.retain(event, now, false);
+        }
+        let none = Wanted {
+            insert: false,
+            remove: false,
+        };
+        let arrived = self.arrival::<true>(event, none);
+        if let Some(idx) = arrived.group {
+            self.join_batch(idx);
+        }
+        Retained {
+            time: now.0,
+            seq: event.seq,
+            slot: GroupSlot::of(arrived.slot),
+            args: arrived.kept,
+        }
+    }
+
+    /// The group at `idx` counts an entry of the batch being collected: it is
+    /// marked with the step of the coming flush and listed once.
+    fn join_batch(&mut self, idx: usize) {
+        let flush = self.steps + 1;
+        let group = &mut self.groups[idx];
+        if group.touched.0 != flush {
+            group.touched = (flush, self.batch_groups.len());
+            self.batch_groups.push(group.slot);
+        }
+    }
+
+    /// After a restore: the groups of the batch being collected (`current`,
+    /// whose entries already count) are listed again in first-seen order.
+    pub(crate) fn restore_batch(&mut self, current: &[Retained]) {
+        self.batch_groups.clear();
+        if !self.plan.shape.grouped() {
+            return;
+        }
+        for slot in current.iter().filter_map(|e| e.slot.get()) {
+            if let Some(idx) = self.slot_index(slot) {
+                self.join_batch(idx);
+            }
+        }
+    }
+
+    /// The flush of a batch window whose entries counted on arrival
+    /// ([`ResultSet::arrive_in_batch`]): `step.inserted` already count, the
+    /// previous batch (`step.removed`) leaves now; each group is touched
+    /// once per leaving entry instead of twice per entry of both batches.
+    /// The rows are those [`ResultSet::process_retained`] gives; only a
+    /// statement without a remove stream counts on arrival (the remove
+    /// stream shows the values before the flush).
+    pub(crate) fn flush_batch(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {
+        debug_assert!(
+            !want.remove,
+            "a remove stream needs the values before the flush"
+        );
+        let mut out = StepRows::default();
+        self.steps += 1;
+        let specs = &self.plan.aggregates;
+        if !self.plan.shape.grouped() {
+            for e in step.removed.iter().filter(|e| e.slot.get().is_some()) {
+                apply_inputs(&mut self.ungrouped, specs, e, false);
+            }
+            if want.insert {
+                out.insert
+                    .extend(self.row(None, None, &self.ungrouped.values()));
+            }
+            return out;
+        }
+        // Changed groups in first-seen order: the batch's, then the previous batch's others.
+        let batch = std::mem::take(&mut self.batch_groups);
+        let mut changed: Vec<usize> = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
+        for e in step.removed {
+            let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
+                continue;
+            };
+            let group = &mut self.groups[idx];
+            apply_inputs(&mut group.aggs, specs, e, false);
+            if group.touched.0 != self.steps {
+                group.touched = (self.steps, changed.len());
+                changed.push(idx);
+            }
+        }
+        if want.insert {
+            let mut aggs = std::mem::take(&mut self.scratch);
+            for &idx in &changed {
+                let rep = &self.groups[idx].representative;
+                out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+            }
+            self.scratch = aggs;
+        }
+        self.drop_empty_groups(changed.into_iter());
+        self.batch_groups = batch;
+        self.batch_groups.clear();
+        out
     }
 
     /// One step of a compact window: the rows of Esper's fully aggregated
@@ -286,6 +397,15 @@ impl ResultSet {
         };
         ((position as usize) < groups).then_some(position)
     }
+}
+
+/// What an arrival did: its rows, its group's index (grouped) and slot
+/// (0 ungrouped), and the inputs it kept.
+struct Arrived {
+    rows: StepRows,
+    group: Option<usize>,
+    slot: u32,
+    kept: AggInputs,
 }
 
 /// With `KEEP`, an input applied at arrival joins the entry the window keeps.

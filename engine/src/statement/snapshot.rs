@@ -56,6 +56,9 @@ impl Statement {
             let result = &self.result;
             let aggregates = self.plan.aggregates.len();
             c.load(state, links, &|p| result.restored_slot(p), aggregates)?;
+            if c.counts_on_arrival() {
+                self.result.restore_batch(c.collecting());
+            }
             return self.limiter.load(&saved.limiter, links);
         }
         if saved.compact.is_some() {

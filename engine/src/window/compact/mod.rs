@@ -70,6 +70,9 @@ pub struct CompactWindow {
     pub(crate) kind: CompactKind,
     /// The entries the current step removed (reused from step to step).
     removed: Vec<Retained>,
+    /// A batch window whose entries count in their groups as they arrive
+    /// (see [`CompactWindow::count_on_arrival`]).
+    counts_on_arrival: bool,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,7 @@ impl CompactWindow {
             return Some(CompactWindow {
                 kind: CompactKind::NoWindow { last: Vec::new() },
                 removed: Vec::new(),
+                counts_on_arrival: false,
             });
         };
         let kind = match spec {
@@ -126,7 +130,36 @@ impl CompactWindow {
         Some(CompactWindow {
             kind,
             removed: Vec::new(),
+            counts_on_arrival: false,
         })
+    }
+
+    /// A batch window (`#length_batch`, `#time_batch`) of a statement that
+    /// reads no values from before a flush (no remove stream): the result
+    /// set applies each entry when it arrives
+    /// ([`crate::result_set::ResultSet::arrive_in_batch`]) and only the
+    /// previous batch at the flush, which touches each group once per
+    /// leaving entry instead of twice per entry of both batches. Other
+    /// kinds are left as they are.
+    pub fn count_on_arrival(&mut self) {
+        self.counts_on_arrival = matches!(
+            self.kind,
+            CompactKind::LengthBatch { .. } | CompactKind::TimeBatch(_)
+        );
+    }
+
+    /// Whether the entries of the batch being collected already count.
+    pub fn counts_on_arrival(&self) -> bool {
+        self.counts_on_arrival
+    }
+
+    /// The batch being collected (empty for a window that is no batch).
+    pub fn collecting(&self) -> &[Retained] {
+        match &self.kind {
+            CompactKind::LengthBatch { current, .. } => current,
+            CompactKind::TimeBatch(w) => &w.current,
+            _ => &[],
+        }
     }
 
     /// An entry arrives at time `now`.

@@ -449,13 +449,34 @@ impl<T> TimeBatchWindow<T> {
             return None;
         }
         removed.extend(self.previous.drain(..));
+        Some(self.close_batch())
+    }
+
+    /// [`TimeBatchWindow::flush`] into an empty vector, which changes places
+    /// with the previous batch instead of taking its items one by one (a
+    /// batch of a busy stream is hundreds of thousands of them).
+    pub(crate) fn flush_swap(&mut self, now: EventTime, removed: &mut Vec<T>) -> Option<&[T]> {
+        if self.next_flush.is_none_or(|t| t > now) {
+            return None;
+        }
+        debug_assert!(removed.is_empty());
+        std::mem::swap(removed, &mut self.previous);
+        Some(self.close_batch())
+    }
+
+    /// The batch being collected closes (`previous` is empty): it becomes
+    /// the previous batch, and the next flush is scheduled while it holds
+    /// anything.
+    fn close_batch(&mut self) -> &[T] {
         std::mem::swap(&mut self.current, &mut self.previous);
+        // The next batch is likely about as large: grow once, not by doubling.
+        self.current.reserve(self.previous.len());
         self.next_flush = if self.previous.is_empty() {
             None
         } else {
             self.next_flush.map(|t| t.plus(self.millis))
         };
-        Some(&self.previous)
+        &self.previous
     }
 }
 

@@ -186,7 +186,8 @@ impl CompactWindow {
             } => {
                 current.push(entry);
                 if current.len() >= *size {
-                    removed.append(previous);
+                    // `removed` is empty: it changes places with the previous batch.
+                    std::mem::swap(removed, previous);
                     std::mem::swap(current, previous);
                     previous
                 } else {
@@ -247,7 +248,7 @@ impl CompactWindow {
                 }
                 &[]
             }
-            CompactKind::TimeBatch(w) => w.flush(now, removed).unwrap_or(&[]),
+            CompactKind::TimeBatch(w) => w.flush_swap(now, removed).unwrap_or(&[]),
             CompactKind::NoWindow { .. }
             | CompactKind::Length { .. }
             | CompactKind::LengthBatch { .. } => &[],

@@ -15,6 +15,7 @@ use cepheus_engine::{
 };
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
+use smol_str::SmolStr;
 
 mod flat;
 mod intern;
@@ -253,7 +254,7 @@ enum Scalar<'de> {
 
 impl Scalar<'_> {
     /// The value for a slot of type `ty`, or the offending value's text.
-    fn into_value(self, ty: Type, intern: impl FnOnce(&str) -> Arc<str>) -> Result<Value, String> {
+    fn into_value(self, ty: Type, intern: impl FnOnce(&str) -> SmolStr) -> Result<Value, String> {
         match (ty, self) {
             (_, Scalar::Null) => Ok(Value::Null),
             (Type::Int, Scalar::Int(i)) => Ok(Value::Int(i)),
@@ -399,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn equal_short_strings_share_one_allocation() {
+    fn short_strings_are_inline_and_longer_ones_shared() {
         let reg = registry();
         let t = reg.get("T").cloned().expect("T");
         let mut strings = Interner::default();
@@ -414,15 +415,27 @@ mod tests {
                 _ => panic!("{line}: a string"),
             }
         };
-        // The fast path and the serde path share one cache.
-        let a = decode(r#"{"s":"s-1"}"#, false);
-        let b = decode(r#"{"s":"s-1"}"#, false);
-        let c = decode(r#"{"s":"s-1","extra":[1]}"#, true);
+        for serde in [false, true] {
+            let short = decode(r#"{"s":"s-1"}"#, serde);
+            assert_eq!((short.as_str(), short.is_heap_allocated()), ("s-1", false));
+            let most = "y".repeat(intern::INLINE_MAX_LEN);
+            let inline = decode(&format!(r#"{{"s":"{most}"}}"#), serde);
+            assert_eq!(
+                (inline.as_str(), inline.is_heap_allocated()),
+                (&*most, false)
+            );
+        }
+        // Past the inline length, the fast path and the serde path share one cache.
+        let mid = format!(r#"{{"s":"{}"}}"#, "m".repeat(intern::INLINE_MAX_LEN + 1));
+        let shared = |s: SmolStr| Arc::<str>::from(s);
+        let a = shared(decode(&mid, false));
+        let b = shared(decode(&mid, false));
+        let c = shared(decode(&mid.replace('}', r#","extra":[1]}"#), true));
         assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
         let long = format!(r#"{{"s":"{}"}}"#, "x".repeat(intern::INTERN_MAX_LEN + 1));
         for serde in [false, true] {
             assert_eq!(
-                Arc::strong_count(&decode(&long, serde)),
+                Arc::strong_count(&shared(decode(&long, serde))),
                 1,
                 "long strings are not kept"
             );

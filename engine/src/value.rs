@@ -1,4 +1,5 @@
 //! Runtime values and their static types.
+use smol_str::SmolStr;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::Hash;
@@ -16,7 +17,9 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Arc<str>),
+    /// Inline up to 23 bytes (ids, tokens, sides: no allocation, no pointer
+    /// to follow when compared or hashed), shared beyond.
+    Str(SmolStr),
     /// A whole event: a pattern tag (`select a from pattern [...]`).
     Event(Arc<Event>),
     /// The events of a repeated pattern tag (`[3] a=A` binds `a` to three events).
@@ -90,7 +93,7 @@ impl Value {
         }
     }
     pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(SmolStr::new(s))
     }
 
     /// SQL comparison: `None` when either side is null or the types do not compare.
@@ -100,8 +103,6 @@ impl Value {
             (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
                 self.as_f64()?.partial_cmp(&other.as_f64()?)
             }
-            // Interned strings (sensor ids, tokens) are usually the same allocation.
-            (Value::Str(a), Value::Str(b)) if Arc::ptr_eq(a, b) => Some(Ordering::Equal),
             (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,
@@ -145,7 +146,7 @@ impl PartialEq for Value {
             (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
                 (*a as f64) == *b
             }
-            (Value::Str(a), Value::Str(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Event(a), Value::Event(b)) => Arc::ptr_eq(a, b),
             (Value::Array(a), Value::Array(b)) => a == b,
             _ => false,

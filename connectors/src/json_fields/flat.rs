@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use cepheus_engine::{EventFields, EventTime, EventType, Type, TypeRegistry, Value, timestamp_of};
+use smol_str::SmolStr;
 
 use super::Decoded;
 use super::intern::{FieldCache, Interner, bytes_eq};
@@ -250,7 +251,7 @@ impl<'a> Cursor<'a> {
 fn convert(
     v: Flat<'_>,
     ty: Type,
-    intern: impl FnOnce(&[u8], usize) -> Option<Arc<str>>,
+    intern: impl FnOnce(&[u8], usize) -> Option<SmolStr>,
 ) -> Option<Value> {
     Some(match (ty, v) {
         (_, Flat::Null) => Value::Null,

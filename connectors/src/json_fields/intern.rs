@@ -1,4 +1,8 @@
-//! Shared short strings: a small two-way cache per field of each type.
+//! String values of decoded events, through a small two-way cache per field
+//! of each type. A value holds up to 23 bytes inline (ids, tokens: no
+//! allocation, no pointer to follow when a group key is compared); the
+//! cache spares those the UTF-8 check and the copy, and shares longer ones
+//! up to [`INTERN_MAX_LEN`] bytes.
 //!
 //! A string's bytes pick one set of two slots of its field's cache; when a
 //! slot holds the same bytes the string is shared (one atomic increment: no
@@ -12,6 +16,11 @@
 use std::sync::Arc;
 
 use cepheus_engine::EventType;
+use smol_str::SmolStr;
+
+/// Longest string a value holds inline (`SmolStr`'s inline capacity).
+#[cfg(test)]
+pub(crate) const INLINE_MAX_LEN: usize = 23;
 
 /// Longest string shared; longer ones are unlikely to repeat.
 pub(crate) const INTERN_MAX_LEN: usize = 32;
@@ -44,7 +53,7 @@ pub(crate) struct TypeStrings {
 #[derive(Debug, Default)]
 pub(crate) struct FieldCache {
     /// Empty until the field's first string, then [`CACHE_SLOTS`] long.
-    slots: Box<[Option<Arc<str>>]>,
+    slots: Box<[Option<SmolStr>]>,
 }
 
 impl Interner {
@@ -73,11 +82,11 @@ impl Interner {
         strings
     }
 
-    /// The shared copy of `s`, a value of field `field` of type `ty`.
-    pub fn intern_field(&mut self, ty: &Arc<EventType>, field: usize, s: &str) -> Arc<str> {
+    /// The value of `s`, a string of field `field` of type `ty`.
+    pub fn intern_field(&mut self, ty: &Arc<EventType>, field: usize, s: &str) -> SmolStr {
         self.of_type(ty).fields[field]
             .intern(s.as_bytes(), || Some(s))
-            .unwrap_or_else(|| Arc::from(s))
+            .unwrap_or_else(|| SmolStr::new(s))
     }
 }
 
@@ -89,9 +98,9 @@ impl FieldCache {
         &mut self,
         bytes: &[u8],
         checked: impl FnOnce() -> Option<&'a str>,
-    ) -> Option<Arc<str>> {
+    ) -> Option<SmolStr> {
         if bytes.len() > INTERN_MAX_LEN {
-            return checked().map(Arc::from);
+            return checked().map(SmolStr::new);
         }
         if self.slots.is_empty() {
             self.slots = vec![None; CACHE_SLOTS].into_boxed_slice();
@@ -112,7 +121,7 @@ impl FieldCache {
             ways.swap(0, 1);
             return Some(s);
         }
-        let s: Arc<str> = Arc::from(checked()?);
+        let s = SmolStr::new(checked()?);
         ways[1] = ways[0].replace(s.clone());
         Some(s)
     }
@@ -199,15 +208,23 @@ fn hash(b: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    /// The cache's copy of `s`, as the `Arc` it shares (strings past the
+    /// inline length: those that have an allocation to share).
     fn intern(c: &mut FieldCache, s: &str) -> Arc<str> {
-        c.intern(s.as_bytes(), || Some(s)).expect("valid UTF-8")
+        assert!(s.len() > INLINE_MAX_LEN, "{s} would be inline");
+        Arc::from(c.intern(s.as_bytes(), || Some(s)).expect("valid UTF-8"))
+    }
+
+    /// A string of `n` past the inline length.
+    fn mid(n: usize) -> String {
+        format!("0x{n:022x}")
     }
 
     #[test]
-    fn equal_short_strings_share_one_allocation() {
+    fn equal_strings_share_one_allocation() {
         let mut c = FieldCache::default();
-        let a = intern(&mut c, "s-0001");
-        let b = intern(&mut c, "s-0001");
+        let a = intern(&mut c, &mid(1));
+        let b = intern(&mut c, &mid(1));
         assert!(Arc::ptr_eq(&a, &b));
         let long = "x".repeat(INTERN_MAX_LEN + 1);
         let l = intern(&mut c, &long);
@@ -221,7 +238,7 @@ mod tests {
         // recently used.
         let mut by_set = std::collections::HashMap::<_, Vec<String>>::new();
         let three = (0..)
-            .map(|i| format!("0x{i:08x}"))
+            .map(mid)
             .find_map(|s| {
                 let same = by_set.entry(set_of(s.as_bytes())).or_default();
                 same.push(s);
@@ -251,7 +268,7 @@ mod tests {
     fn memory_is_bounded() {
         let mut c = FieldCache::default();
         let kept: Vec<_> = (0..20 * CACHE_SLOTS)
-            .map(|i| intern(&mut c, &i.to_string()))
+            .map(|i| intern(&mut c, &mid(i)))
             .collect();
         assert_eq!(c.slots.len(), CACHE_SLOTS);
         let shared = kept.iter().filter(|s| Arc::strong_count(s) > 1).count();
@@ -262,8 +279,8 @@ mod tests {
     fn invalid_utf8_is_not_interned() {
         let mut c = FieldCache::default();
         assert!(c.intern(b"\xff", || None).is_none());
-        let s = intern(&mut c, "ok");
-        assert_eq!(&*s, "ok");
+        let s = intern(&mut c, &mid(7));
+        assert_eq!(*s, *mid(7));
     }
 
     #[test]

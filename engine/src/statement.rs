@@ -247,16 +247,8 @@ impl Statement {
     pub fn on_time(&mut self, now: EventTime, seq: &mut u64, out: &mut Vec<Output>) {
         match &mut self.held {
             Held::AggregateInputs(c) if c.next_timer().is_some_and(|t| t <= now) => {
-                let on_arrival = c.counts_on_arrival();
                 let step = c.on_time(now);
-                step_retained(
-                    &mut self.result,
-                    &self.plan,
-                    self.want,
-                    step,
-                    on_arrival,
-                    out,
-                );
+                step_retained(&mut self.result, &self.plan, self.want, step, out);
             }
             Held::Events(Some(w)) if w.next_timer().is_some_and(|t| t <= now) => {
                 let mut delta = Delta::default();
@@ -411,33 +403,26 @@ fn arrive_compact(
         } else {
             result.retain(event, now, counted)
         };
-        let on_arrival = window.counts_on_arrival();
         let step = window.insert(entry, now);
-        step_retained(result, plan, want, step, on_arrival, out);
+        step_retained(result, plan, want, step, out);
     }
 }
 
-/// A compact window's step through the result set to the listener's streams
-/// (`on_arrival`: the inserted entries counted when they arrived). Entries
-/// `where` rejected count for nothing: a step of only those produces
-/// nothing, as an event step emptied by `where` does.
+/// A compact window's step through the result set to the listener's streams.
+/// Entries `where` rejected count for nothing: a step of only those
+/// produces nothing, as an event step emptied by `where` does.
 fn step_retained(
     result: &mut ResultSet,
     plan: &StatementPlan,
     want: Wanted,
     step: RetainedStep<'_>,
-    on_arrival: bool,
     out: &mut Vec<Output>,
 ) {
     let counted = |e: &crate::window::compact::Retained| e.slot.get().is_some();
     if !step.inserted.iter().chain(step.removed).any(counted) {
         return;
     }
-    let rows = if on_arrival {
-        result.flush_batch(step, want)
-    } else {
-        result.process_retained(step, want)
-    };
+    let rows = result.process_retained(step, want);
     deliver_rows(plan, rows, out);
 }
 

@@ -445,7 +445,7 @@ impl<T> TimeBatchWindow<T> {
     /// If a batch closes at `now`: moves the previous batch into `removed`
     /// and returns the batch just closed (held until the next flush).
     pub(crate) fn flush(&mut self, now: EventTime, removed: &mut impl Extend<T>) -> Option<&[T]> {
-        if self.next_flush.is_none_or(|t| t > now) {
+        if !self.due(now) {
             return None;
         }
         removed.extend(self.previous.drain(..));
@@ -456,12 +456,17 @@ impl<T> TimeBatchWindow<T> {
     /// with the previous batch instead of taking its items one by one (a
     /// batch of a busy stream is hundreds of thousands of them).
     pub(crate) fn flush_swap(&mut self, now: EventTime, removed: &mut Vec<T>) -> Option<&[T]> {
-        if self.next_flush.is_none_or(|t| t > now) {
+        if !self.due(now) {
             return None;
         }
         debug_assert!(removed.is_empty());
         std::mem::swap(removed, &mut self.previous);
         Some(self.close_batch())
+    }
+
+    /// Whether a batch closes at `now`.
+    fn due(&self, now: EventTime) -> bool {
+        self.next_flush.is_some_and(|t| t <= now)
     }
 
     /// The batch being collected closes (`previous` is empty): it becomes

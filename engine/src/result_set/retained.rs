@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use std::borrow::Cow;
 
-use super::{ResultSet, StepRows, Wanted, apply_event};
+use super::{ResultSet, Row, StepRows, Wanted, apply_event};
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::EventArg;
 use crate::expr::Scope;
@@ -114,14 +114,7 @@ impl ResultSet {
         now: EventTime,
         want: Wanted,
     ) -> (StepRows, Retained) {
-        let arrived = self.arrival::<true>(event, want);
-        let entry = Retained {
-            time: now.0,
-            seq: event.seq,
-            slot: GroupSlot::of(arrived.slot),
-            args: arrived.kept,
-        };
-        (arrived.rows, entry)
+        self.arrival::<true>(event, want).kept_at(now, event.seq)
     }
 
     #[inline(always)]
@@ -195,12 +188,7 @@ impl ResultSet {
         if let Some(idx) = arrived.group {
             self.join_batch(idx);
         }
-        Retained {
-            time: now.0,
-            seq: event.seq,
-            slot: GroupSlot::of(arrived.slot),
-            args: arrived.kept,
-        }
+        arrived.kept_at(now, event.seq).1
     }
 
     /// The group at `idx` counts an entry of the batch being collected: it is
@@ -232,20 +220,18 @@ impl ResultSet {
     /// ([`ResultSet::arrive_in_batch`]): `step.inserted` already count, the
     /// previous batch (`step.removed`) leaves now; each group is touched
     /// once per leaving entry instead of twice per entry of both batches.
-    /// The rows are those [`ResultSet::process_retained`] gives; only a
-    /// statement without a remove stream counts on arrival (the remove
-    /// stream shows the values before the flush).
-    pub(crate) fn flush_batch(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {
+    /// Only a statement without a remove stream counts on arrival (the
+    /// remove stream shows the values before the flush).
+    fn flush_batch(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {
         debug_assert!(
             !want.remove,
             "a remove stream needs the values before the flush"
         );
         let mut out = StepRows::default();
         self.steps += 1;
-        let specs = &self.plan.aggregates;
         if !self.plan.shape.grouped() {
             for e in step.removed.iter().filter(|e| e.slot.get().is_some()) {
-                apply_inputs(&mut self.ungrouped, specs, e, false);
+                apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, false);
             }
             if want.insert {
                 out.insert
@@ -254,30 +240,21 @@ impl ResultSet {
             return out;
         }
         // Changed groups in first-seen order: the batch's, then the previous batch's others.
-        let batch = std::mem::take(&mut self.batch_groups);
-        let mut changed: Vec<usize> = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
+        let mut batch = std::mem::take(&mut self.batch_groups);
+        let mut changed: Changed = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
         for e in step.removed {
             let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
                 continue;
             };
-            let group = &mut self.groups[idx];
-            apply_inputs(&mut group.aggs, specs, e, false);
-            if group.touched.0 != self.steps {
-                group.touched = (self.steps, changed.len());
-                changed.push(idx);
-            }
+            apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, false);
+            self.touch(idx, &mut changed);
         }
         if want.insert {
-            let mut aggs = std::mem::take(&mut self.scratch);
-            for &idx in &changed {
-                let rep = &self.groups[idx].representative;
-                out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
-            }
-            self.scratch = aggs;
+            self.rows_of(&changed, &mut out.insert);
         }
         self.drop_empty_groups(changed.into_iter());
+        batch.clear();
         self.batch_groups = batch;
-        self.batch_groups.clear();
         out
     }
 
@@ -285,6 +262,9 @@ impl ResultSet {
     /// shapes, as [`ResultSet::process`] produces them from events.
     pub(crate) fn process_retained(&mut self, step: RetainedStep<'_>, want: Wanted) -> StepRows {
         debug_assert_eq!(self.plan.storage, WindowStorage::AggregateInputs);
+        if step.inserted_counted {
+            return self.flush_batch(step, want);
+        }
         let mut out = StepRows::default();
         let both = [(step.inserted, true), (step.removed, false)];
         match self.plan.shape {
@@ -311,25 +291,16 @@ impl ResultSet {
                 }
                 // Changed groups in first-seen order (inserted, then removed).
                 self.steps += 1;
-                let mut changed: SmallVec<[usize; 2]> = SmallVec::new();
+                let mut changed = Changed::new();
                 for (entries, _) in both {
                     for slot in entries.iter().filter_map(|e| e.slot.get()) {
-                        let Some(idx) = self.slot_index(slot) else {
-                            continue;
-                        };
-                        let group = &mut self.groups[idx];
-                        if group.touched.0 != self.steps {
-                            group.touched = (self.steps, changed.len());
-                            changed.push(idx);
+                        if let Some(idx) = self.slot_index(slot) {
+                            self.touch(idx, &mut changed);
                         }
                     }
                 }
-                let mut aggs = std::mem::take(&mut self.scratch);
                 if want.remove {
-                    for &idx in &changed {
-                        let rep = &self.groups[idx].representative;
-                        out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
-                    }
+                    self.rows_of(&changed, &mut out.remove);
                 }
                 for (entries, enter) in both {
                     for e in entries {
@@ -341,18 +312,34 @@ impl ResultSet {
                     }
                 }
                 if want.insert {
-                    for &idx in &changed {
-                        let rep = &self.groups[idx].representative;
-                        out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
-                    }
+                    self.rows_of(&changed, &mut out.insert);
                 }
-                self.scratch = aggs;
                 self.drop_empty_groups(changed.into_iter());
             }
             // The binder plans compact storage for the fully aggregated shapes only.
             _ => debug_assert!(false, "compact storage for {:?}", self.plan.shape),
         }
         out
+    }
+
+    /// Lists the group at `idx` in `changed` the first time this step
+    /// (`self.steps`) touches it.
+    fn touch(&mut self, idx: usize, changed: &mut Changed) {
+        let group = &mut self.groups[idx];
+        if group.touched.0 != self.steps {
+            group.touched = (self.steps, changed.len());
+            changed.push(idx);
+        }
+    }
+
+    /// The current rows of the groups at `changed` (those `having` passes).
+    fn rows_of(&mut self, changed: &[usize], rows: &mut Vec<Row>) {
+        let mut aggs = std::mem::take(&mut self.scratch);
+        for &idx in changed {
+            let rep = &self.groups[idx].representative;
+            rows.extend(self.group_row_at(idx, rep, &mut aggs));
+        }
+        self.scratch = aggs;
     }
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
@@ -399,6 +386,9 @@ impl ResultSet {
     }
 }
 
+/// The groups one step changed, by index, in first-seen order.
+type Changed = SmallVec<[usize; 2]>;
+
 /// What an arrival did: its rows, its group's index (grouped) and slot
 /// (0 ungrouped), and the inputs it kept.
 struct Arrived {
@@ -406,6 +396,20 @@ struct Arrived {
     group: Option<usize>,
     slot: u32,
     kept: AggInputs,
+}
+
+impl Arrived {
+    /// The rows, and the entry a window keeps of the event (`seq`), which
+    /// arrived at `now`.
+    fn kept_at(self, now: EventTime, seq: u64) -> (StepRows, Retained) {
+        let entry = Retained {
+            time: now.0,
+            seq,
+            slot: GroupSlot::of(self.slot),
+            args: self.kept,
+        };
+        (self.rows, entry)
+    }
 }
 
 /// With `KEEP`, an input applied at arrival joins the entry the window keeps.

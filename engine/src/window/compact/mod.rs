@@ -57,6 +57,9 @@ impl GroupSlot {
 pub struct RetainedStep<'w> {
     pub inserted: &'w [Retained],
     pub removed: &'w [Retained],
+    /// The inserted entries already count in their groups: they were
+    /// applied as they arrived (see [`CompactWindow::count_on_arrival`]).
+    pub inserted_counted: bool,
 }
 
 impl RetainedStep<'_> {
@@ -103,28 +106,24 @@ impl CompactWindow {
     /// window kind that needs its events (the binder plans compact storage
     /// for these only).
     pub fn new(spec: Option<&WindowSpec>) -> Option<CompactWindow> {
-        let Some(spec) = spec else {
-            return Some(CompactWindow {
-                kind: CompactKind::NoWindow { last: Vec::new() },
-                removed: Vec::new(),
-                counts_on_arrival: false,
-            });
-        };
         let kind = match spec {
-            WindowSpec::Length(size) => CompactKind::Length {
+            None => CompactKind::NoWindow { last: Vec::new() },
+            Some(WindowSpec::Length(size)) => CompactKind::Length {
                 size: *size,
                 entries: VecDeque::new(),
             },
-            WindowSpec::LengthBatch(size) => CompactKind::LengthBatch {
+            Some(WindowSpec::LengthBatch(size)) => CompactKind::LengthBatch {
                 size: *size,
                 current: Vec::new(),
                 previous: Vec::new(),
             },
-            WindowSpec::Time(millis) => CompactKind::Time {
+            Some(WindowSpec::Time(millis)) => CompactKind::Time {
                 millis: *millis,
                 entries: VecDeque::new(),
             },
-            WindowSpec::TimeBatch(millis) => CompactKind::TimeBatch(TimeBatchWindow::new(*millis)),
+            Some(WindowSpec::TimeBatch(millis)) => {
+                CompactKind::TimeBatch(TimeBatchWindow::new(*millis))
+            }
             _ => return None,
         };
         Some(CompactWindow {
@@ -206,6 +205,7 @@ impl CompactWindow {
         RetainedStep {
             inserted,
             removed: &self.removed,
+            inserted_counted: self.counts_on_arrival,
         }
     }
 
@@ -256,6 +256,7 @@ impl CompactWindow {
         RetainedStep {
             inserted,
             removed: &self.removed,
+            inserted_counted: self.counts_on_arrival,
         }
     }
 

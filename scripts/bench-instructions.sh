@@ -10,7 +10,7 @@ bin=$1 query=$2 events=${3:-200000}
 case $query in
     Q1|Q2|Q3) engine=engine_json hand=hand_$(tr Q q <<<"$query") ;;
     decode) engine=decode_only hand=hand_decode_only ;;
-    grouped) engine=engine_predecoded hand= ;;
+    grouped) engine=engine_predecoded hand=hand_predecoded ;;
     *) echo "unknown query $query (Q1, Q2, Q3, decode, grouped)" >&2; exit 2 ;;
 esac
 out=$(mktemp)

@@ -268,3 +268,25 @@ fn run_sends_insert_into_rows_as_alerts_only_when_marked_output() {
         ]
     );
 }
+
+/// `cepheus bench` fails when the engine and a hand-written loop disagree on
+/// the number of rows; over enough events that Q1's windows expire and Q2's
+/// batches flush, every query must agree and emit rows.
+#[test]
+fn bench_queries_agree_with_their_hand_written_loops() {
+    let out = cepheus(&["bench", "--events", "350000", "--runs", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for query in ["Q1", "Q2", "Q3", "grouped having"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(query))
+            .unwrap_or_else(|| panic!("no {query} line in\n{stdout}"));
+        let rows: u64 = line
+            .split_whitespace()
+            .last()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no row count in {line}"));
+        assert!(rows > 0, "{query} emitted no rows: {line}");
+    }
+}

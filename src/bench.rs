@@ -44,6 +44,51 @@ fn predecoded(i: i64) -> (i64, i64) {
     (i % 1000, i % 7)
 }
 
+/// What one run of a query produced: its rows, and a digest of their values
+/// that does not depend on their order (a wrapping sum of one hash per row),
+/// so that the engine and a hand-written loop must agree on every value, to
+/// the bit, and not only on how many rows there are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Outcome {
+    rows: u64,
+    digest: u64,
+}
+
+/// One column of an output row, as both sides hash it: numbers as doubles
+/// (every bench column is a double or a string).
+enum Cell<'a> {
+    Str(&'a str),
+    Num(f64),
+    Other,
+}
+
+impl Outcome {
+    fn add_row<'a>(&mut self, cells: impl IntoIterator<Item = Cell<'a>>) {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same digest in every run.
+        let mut h = std::hash::DefaultHasher::new();
+        for cell in cells {
+            match cell {
+                Cell::Str(s) => (0u8, s).hash(&mut h),
+                Cell::Num(f) => (1u8, f.to_bits()).hash(&mut h),
+                Cell::Other => 2u8.hash(&mut h),
+            }
+        }
+        self.rows += 1;
+        self.digest = self.digest.wrapping_add(h.finish());
+    }
+
+    /// An engine row.
+    fn add_values(&mut self, row: &[Value]) {
+        self.add_row(row.iter().map(|v| match v {
+            Value::Str(s) => Cell::Str(s),
+            Value::Float(f) => Cell::Num(*f),
+            Value::Int(i) => Cell::Num(*i as f64),
+            _ => Cell::Other,
+        }));
+    }
+}
+
 pub fn run(args: BenchArgs) -> ExitCode {
     println!(
         "cepheus bench: {} events per query, median of {} runs (engine and hand loop alternated; ratio = median of per-run ratios), one core, per second of CPU time\n",
@@ -58,19 +103,19 @@ pub fn run(args: BenchArgs) -> ExitCode {
             "Q1 temperature #time(5 min)",
             Kind::Temperature,
             Q1,
-            hand_q1 as fn(&[u8]) -> u64,
+            hand_q1 as fn(&[u8]) -> Outcome,
         ),
         (
             "Q2 transfers #time_batch(5 min)",
             Kind::Transfer,
             Q2,
-            hand_q2 as fn(&[u8]) -> u64,
+            hand_q2 as fn(&[u8]) -> Outcome,
         ),
         (
             "Q3 large-trade pattern",
             Kind::Trade,
             Q3,
-            hand_q3 as fn(&[u8]) -> u64,
+            hand_q3 as fn(&[u8]) -> Outcome,
         ),
     ] {
         if !selected(&args, name) {
@@ -90,13 +135,15 @@ pub fn run(args: BenchArgs) -> ExitCode {
         } = pair;
         if e_rows != h_rows {
             eprintln!(
-                "bench: {name}: engine produced {e_rows} rows, the hand-written loop {h_rows}: they disagree"
+                "bench: {name}: engine produced {} rows (digest {:016x}), the hand-written loop {} (digest {:016x}): they disagree",
+                e_rows.rows, e_rows.digest, h_rows.rows, h_rows.digest
             );
             return ExitCode::from(1);
         }
         println!(
-            "{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {e_rows:>9}",
-            100.0 * ratio
+            "{name:<34} {e_rate:>14.0} {h_rate:>14.0} {:>7.0}% {:>9}",
+            100.0 * ratio,
+            e_rows.rows
         );
     }
     let name = "decode only (Q1 lines)";
@@ -159,20 +206,20 @@ fn generate(kind: Kind, n: u64) -> Vec<u8> {
 /// engine, hand, ...) so that both see the same machine: the ratio is the
 /// median of the per-pair ratios, which moves far less on a shared machine
 /// than the ratio of two medians taken seconds apart.
-struct Paired {
-    engine: (f64, u64),
-    hand: (f64, u64),
+struct Paired<R> {
+    engine: (f64, R),
+    hand: (f64, R),
     ratio: f64,
 }
 
-fn paired(
+fn paired<R: Copy + Default>(
     runs: usize,
-    mut engine: impl FnMut() -> u64,
-    mut hand: impl FnMut() -> u64,
+    mut engine: impl FnMut() -> R,
+    mut hand: impl FnMut() -> R,
     events: u64,
-) -> Paired {
+) -> Paired<R> {
     let (mut e_rates, mut h_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut e_rows, mut h_rows) = (0, 0);
+    let (mut e_rows, mut h_rows) = (R::default(), R::default());
     for _ in 0..runs.max(1) {
         let (e, rows) = median(1, &mut engine, events);
         e_rows = rows;
@@ -197,9 +244,9 @@ fn middle(mut v: Vec<f64>) -> f64 {
 /// Events per second of this thread's CPU time (so that time the shared
 /// machine gives to other processes is not counted), or of wall time where
 /// the kernel does not report it.
-fn median(runs: usize, mut f: impl FnMut() -> u64, events: u64) -> (f64, u64) {
+fn median<R: Copy + Default>(runs: usize, mut f: impl FnMut() -> R, events: u64) -> (f64, R) {
     let mut rates = Vec::new();
-    let mut rows = 0;
+    let mut rows = R::default();
     for _ in 0..runs.max(1) {
         let (start, cpu_start) = (Instant::now(), thread_cpu_nanos());
         rows = f();
@@ -215,17 +262,17 @@ fn median(runs: usize, mut f: impl FnMut() -> u64, events: u64) -> (f64, u64) {
 
 // Not inlined, so profilers (`valgrind --toggle-collect`) can pick it out.
 #[inline(never)]
-fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
+fn engine_json(epl: &str, data: &[u8], type_name: &str) -> Outcome {
+    let mut outcome = Outcome::default();
     let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else {
-        return 0;
+        return outcome;
     };
     let Ok(mut decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else {
-        return 0;
+        return outcome;
     };
     let mut engine: Option<Engine> = None;
     let mut bound = Some(bound);
     let mut out = Vec::new();
-    let mut rows = 0u64;
     for line in data.split(|b| *b == b'\n') {
         let Ok(Some(ev)) = decoder.decode_bytes(line) else {
             continue;
@@ -235,17 +282,18 @@ fn engine_json(epl: &str, data: &[u8], type_name: &str) -> u64 {
             Some(e) => e,
             None => match bound.take().map(|b| Engine::new(b, t)) {
                 Some(Ok(e)) => engine.insert(e),
-                _ => return 0,
+                _ => return Outcome::default(),
             },
         };
         engine.advance_to(t, &mut out);
         engine.send(&ev.ty, ev.fields, &mut out);
-        rows += out
-            .drain(..)
-            .map(|d| d.output.insert.len() as u64)
-            .sum::<u64>();
+        for delivery in out.drain(..) {
+            for row in &delivery.output.insert {
+                outcome.add_values(row);
+            }
+        }
     }
-    rows
+    outcome
 }
 
 /// The engine's decoding alone (`--only decode`, not part of the default run).
@@ -331,12 +379,18 @@ struct Reading<'a> {
 
 /// Q1 by hand: per-sensor sliding 5-minute sum and count, expiring in time order.
 #[inline(never)]
-fn hand_q1(data: &[u8]) -> u64 {
+fn hand_q1(data: &[u8]) -> Outcome {
     const T: i64 = 300_000;
     let mut window: VecDeque<(i64, u32, f64)> = VecDeque::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
     let mut agg: Vec<(f64, u64)> = Vec::new();
-    let mut rows = 0u64;
+    let mut out = Outcome::default();
+    let post = |out: &mut Outcome, name: &str, (sum, n): (f64, u64)| {
+        if n > 0 && sum / n as f64 > 30.0 {
+            out.add_row([Cell::Str(name), Cell::Num(sum / n as f64)]);
+        }
+    };
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(r) = serde_json::from_slice::<Reading>(line) else {
             continue;
@@ -354,31 +408,32 @@ fn hand_q1(data: &[u8]) -> u64 {
                 window.pop_front();
                 agg[s as usize].0 -= v;
                 agg[s as usize].1 -= 1;
+                if agg[s as usize].1 == 0 {
+                    // An emptied group is gone: it starts again from zero.
+                    agg[s as usize].0 = 0.0;
+                }
                 if !touched.contains(&s) {
                     touched.push(s);
                 }
             }
             for s in touched {
-                let (sum, n) = agg[s as usize];
-                if n > 0 && sum / n as f64 > 30.0 {
-                    rows += 1;
-                }
+                post(&mut out, &names[s as usize], agg[s as usize]);
             }
         }
         let next = ids.len() as u32;
-        let id = *ids.entry(r.sensor.into_owned()).or_insert(next);
+        let id = *ids.entry(r.sensor.into_owned()).or_insert_with_key(|name| {
+            names.push(name.clone());
+            next
+        });
         if id as usize == agg.len() {
             agg.push((0.0, 0));
         }
         agg[id as usize].0 += r.temperature;
         agg[id as usize].1 += 1;
         window.push_back((r.ts, id, r.temperature));
-        let (sum, n) = agg[id as usize];
-        if sum / n as f64 > 30.0 {
-            rows += 1;
-        }
+        post(&mut out, &names[id as usize], agg[id as usize]);
     }
-    rows
+    out
 }
 
 #[derive(serde::Deserialize)]
@@ -389,32 +444,73 @@ struct TransferRow<'a> {
     ts: i64,
 }
 
-/// Q2 by hand: 5-minute batches anchored at the first event; per batch, the
-/// wallets of this and the previous batch post their sum for this batch.
+/// Q2 by hand: 5-minute batches anchored at the first event. Sums as Esper
+/// keeps them: a batch's amounts are added as they arrive and subtracted,
+/// in the same order, when the batch leaves at the next flush (the engine
+/// must give Esper's sums to the bit, which a sum restarted from zero at
+/// each batch does not). At a flush, the wallets of this and the previous
+/// batch post their sums.
 #[inline(never)]
-fn hand_q2(data: &[u8]) -> u64 {
+fn hand_q2(data: &[u8]) -> Outcome {
     const T: i64 = 300_000;
     let mut next_flush: Option<i64> = None;
-    let mut current: HashMap<String, f64> = HashMap::new();
-    let mut previous_keys: Vec<String> = Vec::new();
-    let mut rows = 0u64;
-    let mut flush = |current: &mut HashMap<String, f64>, previous_keys: &mut Vec<String>| {
-        rows += current.values().filter(|s| **s > 10_000.0).count() as u64;
-        *previous_keys = current.keys().cloned().collect();
-        current.clear();
-    };
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    // Per wallet: sum, count, and the last flush that listed it.
+    let mut sums: Vec<(f64, u64, u64)> = Vec::new();
+    // The batch being collected and the previous one: (wallet id, amount).
+    let mut current: Vec<(u32, f64)> = Vec::new();
+    let mut previous: Vec<(u32, f64)> = Vec::new();
+    let mut flushes = 0u64;
+    let mut changed: Vec<u32> = Vec::new();
+    let mut out = Outcome::default();
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(r) = serde_json::from_slice::<TransferRow>(line) else {
             continue;
         };
         while let Some(f) = next_flush.filter(|f| *f <= r.ts) {
-            flush(&mut current, &mut previous_keys);
-            next_flush = (!previous_keys.is_empty()).then_some(f + T);
+            flushes += 1;
+            changed.clear();
+            for &(id, _) in current.iter().chain(&previous) {
+                let listed = &mut sums[id as usize].2;
+                if *listed != flushes {
+                    *listed = flushes;
+                    changed.push(id);
+                }
+            }
+            for &(id, amount) in &previous {
+                let (sum, n, _) = &mut sums[id as usize];
+                *sum -= amount;
+                *n -= 1;
+                if *n == 0 {
+                    // An emptied group is gone: it starts again from zero.
+                    *sum = 0.0;
+                }
+            }
+            for &id in &changed {
+                let (sum, n, _) = sums[id as usize];
+                if n > 0 && sum > 10_000.0 {
+                    out.add_row([Cell::Str(&names[id as usize]), Cell::Num(sum)]);
+                }
+            }
+            std::mem::swap(&mut current, &mut previous);
+            current.clear();
+            next_flush = (!previous.is_empty()).then_some(f + T);
         }
         next_flush.get_or_insert(r.ts + T);
-        *current.entry(r.wallet.into_owned()).or_insert(0.0) += r.amount;
+        let next = ids.len() as u32;
+        let id = *ids.entry(r.wallet.into_owned()).or_insert_with_key(|name| {
+            names.push(name.clone());
+            next
+        });
+        if id as usize == sums.len() {
+            sums.push((0.0, 0, 0));
+        }
+        sums[id as usize].0 += r.amount;
+        sums[id as usize].1 += 1;
+        current.push((id, r.amount));
     }
-    rows
+    out
 }
 
 #[derive(serde::Deserialize)]
@@ -433,11 +529,11 @@ struct TradeRow<'a> {
 /// the same token on the other side completes (and ends) every waiting one,
 /// then starts its own wait.
 #[inline(never)]
-fn hand_q3(data: &[u8]) -> u64 {
+fn hand_q3(data: &[u8]) -> Outcome {
     const WITHIN: i64 = 60_000;
     // Per token: waiting (start time, side is buy, wallet), oldest first.
     let mut waiting: HashMap<String, Vec<(i64, bool, String)>> = HashMap::new();
-    let mut rows = 0u64;
+    let mut out = Outcome::default();
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(r) = serde_json::from_slice::<TradeRow>(line) else {
             continue;
@@ -446,21 +542,21 @@ fn hand_q3(data: &[u8]) -> u64 {
             continue;
         }
         let buy = r.side == "buy";
-        let list = waiting.entry(r.token.into_owned()).or_default();
+        let list = waiting.entry(r.token.to_string()).or_default();
         // An instance started at s is over once time reaches s + 60 s.
-        list.retain(|(start, side, _wallet)| {
+        list.retain(|(start, side, wallet)| {
             if start + WITHIN <= r.ts {
                 return false;
             }
             if *side != buy {
-                rows += 1;
+                out.add_row([Cell::Str(wallet), Cell::Str(&r.token), Cell::Str(&r.wallet)]);
                 return false;
             }
             true
         });
         list.push((r.ts, buy, r.wallet.into_owned()));
     }
-    rows
+    out
 }
 
 /// Nanoseconds this thread has run on a CPU (Linux `schedstat`).

@@ -270,7 +270,7 @@ fn run_sends_insert_into_rows_as_alerts_only_when_marked_output() {
 }
 
 /// `cepheus bench` fails when the engine and a hand-written loop disagree on
-/// the number of rows; over enough events that Q1's windows expire and Q2's
+/// the rows (their number, and a digest of their values to the bit); over enough events that Q1's windows expire and Q2's
 /// batches flush, every query must agree and emit rows.
 #[test]
 fn bench_queries_agree_with_their_hand_written_loops() {

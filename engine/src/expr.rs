@@ -343,7 +343,7 @@ fn compare(op: CompareOp, l: &Value, r: &Value) -> Value {
 }
 
 /// [`compare`] as a condition: null (an incomparable pair) does not pass.
-fn compare_is_true(op: CompareOp, l: &Value, r: &Value) -> bool {
+pub(crate) fn compare_is_true(op: CompareOp, l: &Value, r: &Value) -> bool {
     l.sql_cmp(r).is_some_and(|ord| op_holds(op, ord))
 }
 

@@ -1,5 +1,6 @@
 //! Turns what a window inserted and removed into output rows, following
 //! Esper's five output shapes (see [`Shape`]).
+mod having;
 mod retained;
 mod snapshot;
 
@@ -15,6 +16,7 @@ use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
 use crate::value::Value;
 use crate::window::{EventRef, GroupKey, KeyMap, KeyOne, KeyRef};
 
+use having::AggCondition;
 use retained::SlotTable;
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
@@ -52,6 +54,9 @@ pub struct ResultSet {
     /// first-seen order, when a batch window's arrivals are applied as they
     /// come (see [`ResultSet::arrive_in_batch`]).
     batch_groups: Vec<u32>,
+    /// `having`, when it can be decided from a group's aggregate states
+    /// alone: a group it rejects has no row to build.
+    having_on_aggs: Option<AggCondition>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +107,7 @@ impl ResultSet {
             scratch: Vec::new(),
             slots: (plan.storage == WindowStorage::AggregateInputs).then(SlotTable::default),
             batch_groups: Vec::new(),
+            having_on_aggs: plan.having.as_ref().and_then(AggCondition::of),
             plan,
         }
     }
@@ -316,6 +322,13 @@ impl ResultSet {
     /// is scratch space for the group's aggregate values.
     fn group_row_at(&self, idx: usize, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
         let (key, group) = self.groups.get_index(idx)?;
+        if self
+            .having_on_aggs
+            .as_ref()
+            .is_some_and(|h| !h.holds(&group.aggs))
+        {
+            return None;
+        }
         group.aggs.values_into(aggs);
         self.row(Some(key), Some(event), aggs)
     }

@@ -45,7 +45,7 @@ impl Query {
             _ => "",
         };
         format!(
-            "create schema E(k long, v long, f double);\n@name('q') select {}{key}{} from E{}{filter}{group}{having}{order};",
+            "create schema E(k long, v long, f double, s string);\n@name('q') select {}{key}{} from E{}{filter}{group}{having}{order};",
             self.selector,
             aggs.join(", "),
             self.window
@@ -98,6 +98,8 @@ fn run(
             Value::Int(k),
             v.map_or(Value::Null, Value::Int),
             v.map_or(Value::Null, |v| Value::Float(v as f64 / 3.0)),
+            // Strings compare otherwise than the numbers they name ("s10" < "s9").
+            v.map_or(Value::Null, |v| Value::str(&format!("s{v}"))),
         ]
         .into_boxed_slice();
         engine.send(&ty, fields, &mut out);
@@ -127,6 +129,10 @@ fn query() -> impl Strategy<Value = Query> {
         Just("first(v)"),
         Just("last(f)"),
         Just("sum(v * 2 + 1)"),
+        Just("min(s)"),
+        Just("max(s)"),
+        Just("count(distinct s)"),
+        Just("last(s)"),
     ];
     (
         window,

@@ -90,12 +90,7 @@ impl ResultSet {
         } else {
             (GroupSlot::NOT_COUNTED, AggInputs::new())
         };
-        Retained {
-            time: now.0,
-            seq: event.seq,
-            slot,
-            args,
-        }
+        Retained::new(now.0, event.seq, slot, args)
     }
 
     /// The step of a counted event arriving without a data window (nothing
@@ -209,7 +204,7 @@ impl ResultSet {
         if !self.plan.shape.grouped() {
             return;
         }
-        for slot in current.iter().filter_map(|e| e.slot.get()) {
+        for slot in current.iter().filter_map(|e| e.slot().get()) {
             if let Some(idx) = self.slot_index(slot) {
                 self.join_batch(idx);
             }
@@ -230,7 +225,7 @@ impl ResultSet {
         let mut out = StepRows::default();
         self.steps += 1;
         if !self.plan.shape.grouped() {
-            for e in step.removed.iter().filter(|e| e.slot.get().is_some()) {
+            for e in step.removed.iter().filter(|e| e.slot().get().is_some()) {
                 apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, false);
             }
             if want.insert {
@@ -243,7 +238,7 @@ impl ResultSet {
         let mut batch = std::mem::take(&mut self.batch_groups);
         let mut changed: Changed = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
         for e in step.removed {
-            let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
+            let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
                 continue;
             };
             apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, false);
@@ -274,7 +269,7 @@ impl ResultSet {
                         .extend(self.row(None, None, &self.ungrouped.values()));
                 }
                 for (entries, enter) in both {
-                    for e in entries.iter().filter(|e| e.slot.get().is_some()) {
+                    for e in entries.iter().filter(|e| e.slot().get().is_some()) {
                         apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, enter);
                     }
                 }
@@ -293,7 +288,7 @@ impl ResultSet {
                 self.steps += 1;
                 let mut changed = Changed::new();
                 for (entries, _) in both {
-                    for slot in entries.iter().filter_map(|e| e.slot.get()) {
+                    for slot in entries.iter().filter_map(|e| e.slot().get()) {
                         if let Some(idx) = self.slot_index(slot) {
                             self.touch(idx, &mut changed);
                         }
@@ -304,7 +299,7 @@ impl ResultSet {
                 }
                 for (entries, enter) in both {
                     for e in entries {
-                        let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
+                        let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
                             continue;
                         };
                         let group = &mut self.groups[idx];
@@ -344,7 +339,7 @@ impl ResultSet {
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
     fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
-        let Some(idx) = e.slot.get().and_then(|s| self.slot_index(s)) else {
+        let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
             return;
         };
         let mut aggs = std::mem::take(&mut self.scratch);
@@ -402,12 +397,7 @@ impl Arrived {
     /// The rows, and the entry a window keeps of the event (`seq`), which
     /// arrived at `now`.
     fn kept_at(self, now: EventTime, seq: u64) -> (StepRows, Retained) {
-        let entry = Retained {
-            time: now.0,
-            seq,
-            slot: GroupSlot::of(self.slot),
-            args: self.kept,
-        };
+        let entry = Retained::new(now.0, seq, GroupSlot::of(self.slot), self.kept);
         (self.rows, entry)
     }
 }
@@ -421,7 +411,8 @@ fn keep<const KEEP: bool>(kept: &mut AggInputs, value: Cow<'_, Value>) {
 }
 
 fn apply_inputs(aggs: &mut AggRow, specs: &[AggSpec], entry: &Retained, enter: bool) {
-    for ((state, spec), v) in aggs.states.iter_mut().zip(specs).zip(&entry.args) {
+    let inputs = entry.inputs();
+    for ((state, spec), v) in aggs.states.iter_mut().zip(specs).zip(inputs.as_slice()) {
         state.update(v, entry.seq, enter, spec.arg.is_none());
     }
     aggs.events += if enter { 1 } else { -1 };

@@ -15,22 +15,113 @@ use crate::value::Value;
 
 pub(crate) use snapshot::CompactState;
 
-/// What a compact window keeps of one event.
+/// What a compact window keeps of one event: 32 bytes, and nothing to free
+/// for the usual entry (one numeric input), so a window of them is read once
+/// when it leaves and never again to be dropped.
 #[derive(Debug, Clone)]
 pub struct Retained {
     /// Engine time at arrival.
     pub time: i64,
     /// The event's arrival sequence (`first`/`last` order by it).
     pub seq: u64,
-    /// The event's group in the result set.
-    pub slot: GroupSlot,
-    /// One input per aggregate of the plan, in plan order (null for `count(*)`).
-    pub args: AggInputs,
+    kept: Kept,
 }
 
-/// Inline for one aggregate: an entry is 56 bytes, and a window of them
-/// holds no pointers for the usual statement.
+// Entries are many: a window of a busy stream holds hundreds of thousands.
+const _: () = assert!(std::mem::size_of::<Retained>() == 32);
+
+/// Whether the entry counts, in which group, with which inputs. The slot
+/// sits beside the variant's tag: one numeric input makes 16 bytes.
+#[derive(Debug, Clone)]
+enum Kept {
+    /// `where` rejected the event: it takes its place in a length window
+    /// but never counts.
+    NotCounted,
+    /// One aggregate, with a null input (or `count(*)`, which reads none).
+    Null {
+        slot: u32,
+    },
+    Float {
+        slot: u32,
+        value: f64,
+    },
+    Int {
+        slot: u32,
+        value: i64,
+    },
+    /// Any other inputs, one per aggregate.
+    Values {
+        slot: u32,
+        values: Box<AggInputs>,
+    },
+}
+
+/// One input per aggregate of the plan, in plan order (null for `count(*)`),
+/// as a result set reads them from an event.
 pub type AggInputs = SmallVec<[Value; 1]>;
+
+/// An entry's inputs, to apply to its group's aggregates.
+pub enum Inputs<'a> {
+    None,
+    One(Value),
+    Many(&'a [Value]),
+}
+
+impl Inputs<'_> {
+    pub fn as_slice(&self) -> &[Value] {
+        match self {
+            Inputs::None => &[],
+            Inputs::One(v) => std::slice::from_ref(v),
+            Inputs::Many(values) => values,
+        }
+    }
+}
+
+impl Retained {
+    /// The entry of an event that arrived at `time` as number `seq`, in
+    /// group `slot` (or not counted, with no inputs) with `inputs`.
+    pub fn new(time: i64, seq: u64, slot: GroupSlot, inputs: AggInputs) -> Retained {
+        let kept = match (slot.get(), inputs.as_slice()) {
+            (None, _) => Kept::NotCounted,
+            (Some(slot), [Value::Null]) => Kept::Null { slot },
+            (Some(slot), [Value::Float(value)]) => Kept::Float {
+                slot,
+                value: *value,
+            },
+            (Some(slot), [Value::Int(value)]) => Kept::Int {
+                slot,
+                value: *value,
+            },
+            (Some(slot), _) => Kept::Values {
+                slot,
+                values: Box::new(inputs),
+            },
+        };
+        Retained { time, seq, kept }
+    }
+
+    /// The entry's group, or [`GroupSlot::NOT_COUNTED`].
+    pub fn slot(&self) -> GroupSlot {
+        match &self.kept {
+            Kept::NotCounted => GroupSlot::NOT_COUNTED,
+            Kept::Null { slot }
+            | Kept::Float { slot, .. }
+            | Kept::Int { slot, .. }
+            | Kept::Values { slot, .. } => GroupSlot::of(*slot),
+        }
+    }
+
+    /// The entry's aggregate inputs (none when not counted).
+    pub fn inputs(&self) -> Inputs<'_> {
+        match &self.kept {
+            Kept::NotCounted => Inputs::None,
+            Kept::Null { .. } => Inputs::One(Value::Null),
+            Kept::Float { value, .. } => Inputs::One(Value::Float(*value)),
+            Kept::Int { value, .. } => Inputs::One(Value::Int(*value)),
+            Kept::Values { values, .. } => Inputs::Many(values),
+        }
+    }
+}
 
 /// The slot of an entry's group (0 when ungrouped), or none when `where`
 /// rejected the event: it still takes its place in a length window but is

@@ -41,8 +41,8 @@ impl CompactWindow {
                 .map(|e| RetainedRecord {
                     time: e.time,
                     seq: e.seq,
-                    group: e.slot.get().map(position),
-                    args: w.values(&e.args),
+                    group: e.slot().get().map(position),
+                    args: w.values(e.inputs().as_slice()),
                 })
                 .collect()
         };
@@ -93,12 +93,7 @@ impl CompactWindow {
                             "a window entry holds another number of aggregate inputs",
                         ));
                     }
-                    Ok(Retained {
-                        time: r.time,
-                        seq: r.seq,
-                        slot: group,
-                        args: args.into(),
-                    })
+                    Ok(Retained::new(r.time, r.seq, group, args.into()))
                 })
                 .collect()
         };

@@ -50,6 +50,38 @@ pub struct AggSpec {
     pub text: String,
 }
 
+/// A numeric aggregate value (see [`AggState::number`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    /// As [`Value::sql_cmp`] orders numbers: integers exactly, otherwise as doubles.
+    pub fn sql_cmp(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (a, b) => a.as_f64().partial_cmp(&b.as_f64()),
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+
+    pub fn of(value: &Value) -> Option<Number> {
+        match value {
+            Value::Int(i) => Some(Number::Int(*i)),
+            Value::Float(f) => Some(Number::Float(*f)),
+            _ => None,
+        }
+    }
+}
+
 /// The running state of one aggregate.
 #[derive(Debug, Clone)]
 pub struct AggState {
@@ -210,6 +242,18 @@ impl AggState {
             }
             Acc::Positional { .. } => {}
         }
+    }
+
+    /// [`AggState::value`] when it is a number or null (`Some(None)`), without
+    /// building a value: counts, sums and averages; `None` for the others.
+    pub fn number(&self) -> Option<Option<Number>> {
+        Some(match &self.acc {
+            Acc::Count(n) => Some(Number::Int(*n)),
+            Acc::SumInt { sum, n } => (*n != 0).then_some(Number::Int(*sum)),
+            Acc::SumFloat { sum, n } => (*n != 0).then_some(Number::Float(*sum)),
+            Acc::Avg { sum, n } => (*n != 0).then(|| Number::Float(*sum / *n as f64)),
+            _ => return None,
+        })
     }
 
     pub fn value(&self) -> Value {

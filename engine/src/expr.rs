@@ -347,7 +347,7 @@ pub(crate) fn compare_is_true(op: CompareOp, l: &Value, r: &Value) -> bool {
     l.sql_cmp(r).is_some_and(|ord| op_holds(op, ord))
 }
 
-fn op_holds(op: CompareOp, ord: Ordering) -> bool {
+pub(crate) fn op_holds(op: CompareOp, ord: Ordering) -> bool {
     match op {
         CompareOp::Eq => ord == Ordering::Equal,
         CompareOp::NotEq => ord != Ordering::Equal,

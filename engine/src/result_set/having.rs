@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use crate::aggregate::AggRow;
-use crate::expr::{BoundExpr, CompareOp, compare_is_true};
+use crate::aggregate::{AggRow, Number};
+use crate::expr::{BoundExpr, CompareOp, compare_is_true, op_holds};
 use crate::value::Value;
 
 /// A `having` that is a conjunction of comparisons between aggregates and
@@ -41,9 +41,27 @@ impl AggCondition {
 
     /// Whether `having` passes for a group whose aggregates are `aggs`.
     pub(super) fn holds(&self, aggs: &AggRow) -> bool {
-        self.tests
-            .iter()
-            .all(|t| compare_is_true(t.op, &t.left.value(aggs), &t.right.value(aggs)))
+        self.tests.iter().all(|t| t.holds(aggs))
+    }
+}
+
+impl AggTest {
+    fn holds(&self, aggs: &AggRow) -> bool {
+        // An aggregate against a number: compared without building values
+        // when the aggregate is a count, sum or average (`sql_cmp`'s order).
+        let numeric = match (&self.left, &self.right) {
+            (Operand::Aggregate(i), Operand::Const(c)) => Some((*i, c, false)),
+            (Operand::Const(c), Operand::Aggregate(i)) => Some((*i, c, true)),
+            _ => None,
+        };
+        if let Some((i, c, flipped)) = numeric
+            && let (Some(state), Some(c)) = (aggs.states.get(i), Number::of(c))
+            && let Some(value) = state.number()
+        {
+            let ord = value.and_then(|v| if flipped { c.sql_cmp(v) } else { v.sql_cmp(c) });
+            return ord.is_some_and(|o| op_holds(self.op, o));
+        }
+        compare_is_true(self.op, &self.left.value(aggs), &self.right.value(aggs))
     }
 }
 
@@ -119,6 +137,9 @@ mod tests {
             spec(AggFunc::Sum, Type::Float),
             spec(AggFunc::CountStar, Type::Int),
             spec(AggFunc::Max, Type::Float),
+            spec(AggFunc::Avg, Type::Float),
+            spec(AggFunc::Sum, Type::Int),
+            spec(AggFunc::Count, Type::Int),
         ];
         let ops = [
             CompareOp::Eq,
@@ -130,16 +151,22 @@ mod tests {
         ];
         let consts = [
             Value::Int(2),
+            Value::Int(3),
             Value::Float(2.5),
             Value::Float(7.0),
+            Value::Float(f64::NAN),
             Value::Null,
         ];
         let mut row = AggRow::new(&specs);
         let mut checked = 0;
         for step in 0..4 {
             if step > 0 {
-                for state in &mut row.states {
-                    state.update(&Value::Float(2.5 * step as f64), step, true, false);
+                for (state, spec) in row.states.iter_mut().zip(&specs) {
+                    let input = match spec.ty {
+                        Type::Int => Value::Int(step as i64),
+                        _ => Value::Float(2.5 * step as f64),
+                    };
+                    state.update(&input, step, true, spec.arg.is_none());
                 }
             }
             let values = row.values();
@@ -173,7 +200,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 4 * 3 * 6 * 4 * 3);
+        assert_eq!(checked, 4 * 6 * 6 * 6 * 3);
     }
 
     /// A `having` that reads anything but aggregates and constants is left

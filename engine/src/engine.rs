@@ -57,6 +57,10 @@ pub struct Engine {
     handover: Vec<Handover>,
     /// The position in `statements` of each stable id.
     positions: HashMap<usize, usize>,
+    /// Each statement's earliest pending timer (same order as `statements`),
+    /// refreshed after every call that may change it: finding the next
+    /// timer scans these, not every statement's windows, matcher and limiter.
+    timers: Vec<Option<EventTime>>,
     pub(crate) now: EventTime,
     pub(crate) seq: u64,
     /// `insert into` events dropped because a step routed too many.
@@ -74,6 +78,7 @@ impl Engine {
             routes: Vec::new(),
             handover: Vec::new(),
             positions: HashMap::new(),
+            timers: Vec::new(),
             now: start,
             seq: 0,
             routing_overflows: 0,
@@ -168,6 +173,13 @@ impl Engine {
             .enumerate()
             .map(|(i, id)| (*id, i))
             .collect();
+        self.recompute_timers();
+    }
+
+    /// Reads every statement's next timer again (after statements were
+    /// added, removed or restored).
+    pub(crate) fn recompute_timers(&mut self) {
+        self.timers = self.statements.iter().map(Statement::next_timer).collect();
     }
 
     /// The stable id of each running statement, in the order of [`Engine::statements`].
@@ -202,10 +214,7 @@ impl Engine {
 
     /// The earliest pending timer of any statement.
     pub fn next_timer(&self) -> Option<EventTime> {
-        self.statements
-            .iter()
-            .filter_map(Statement::next_timer)
-            .min()
+        self.timers.iter().flatten().min().copied()
     }
 
     /// Moves engine time forward to `t`, firing every timer due on the way in
@@ -215,9 +224,14 @@ impl Engine {
             self.now = self.now.max(next);
             let mut routed = VecDeque::new();
             for i in 0..self.statements.len() {
-                // `on_time` checks each of the statement's timers itself.
+                // A statement with nothing due has nothing to do; `on_time`
+                // checks each of the statement's timers itself.
+                if self.timers[i].is_none_or(|due| due > self.now) {
+                    continue;
+                }
                 let mut outputs = Vec::new();
                 self.statements[i].on_time(self.now, &mut self.seq, &mut outputs);
+                self.timers[i] = self.statements[i].next_timer();
                 if !outputs.is_empty() {
                     self.deliver(i, outputs, &mut routed, out);
                 }
@@ -283,6 +297,7 @@ impl Engine {
             let i = self.routes[ty][k];
             let mut outputs = Vec::new();
             self.statements[i].on_event(event, self.now, &mut self.seq, &mut outputs);
+            self.timers[i] = self.statements[i].next_timer();
             if !outputs.is_empty() {
                 self.deliver(i, outputs, routed, out);
             }

@@ -200,6 +200,7 @@ impl Engine {
             }
         }
         report.dropped = saved.unused(&engine.statements);
+        engine.recompute_timers();
         Ok((engine, report))
     }
 }

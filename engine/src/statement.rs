@@ -418,7 +418,7 @@ fn step_retained(
     step: RetainedStep<'_>,
     out: &mut Vec<Output>,
 ) {
-    let counted = |e: &crate::window::compact::Retained| e.slot().get().is_some();
+    let counted = |e: &crate::window::compact::Retained| e.slot().is_some();
     if !step.inserted.iter().chain(step.removed).any(counted) {
         return;
     }

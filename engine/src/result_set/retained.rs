@@ -204,7 +204,7 @@ impl ResultSet {
         if !self.plan.shape.grouped() {
             return;
         }
-        for slot in current.iter().filter_map(|e| e.slot().get()) {
+        for slot in current.iter().filter_map(|e| e.slot()) {
             if let Some(idx) = self.slot_index(slot) {
                 self.join_batch(idx);
             }
@@ -225,7 +225,7 @@ impl ResultSet {
         let mut out = StepRows::default();
         self.steps += 1;
         if !self.plan.shape.grouped() {
-            for e in step.removed.iter().filter(|e| e.slot().get().is_some()) {
+            for e in step.removed.iter().filter(|e| e.slot().is_some()) {
                 apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, false);
             }
             if want.insert {
@@ -238,7 +238,7 @@ impl ResultSet {
         let mut batch = std::mem::take(&mut self.batch_groups);
         let mut changed: Changed = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
         for e in step.removed {
-            let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
+            let Some(idx) = self.group_of(e) else {
                 continue;
             };
             apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, false);
@@ -269,7 +269,7 @@ impl ResultSet {
                         .extend(self.row(None, None, &self.ungrouped.values()));
                 }
                 for (entries, enter) in both {
-                    for e in entries.iter().filter(|e| e.slot().get().is_some()) {
+                    for e in entries.iter().filter(|e| e.slot().is_some()) {
                         apply_inputs(&mut self.ungrouped, &self.plan.aggregates, e, enter);
                     }
                 }
@@ -288,7 +288,7 @@ impl ResultSet {
                 self.steps += 1;
                 let mut changed = Changed::new();
                 for (entries, _) in both {
-                    for slot in entries.iter().filter_map(|e| e.slot().get()) {
+                    for slot in entries.iter().filter_map(|e| e.slot()) {
                         if let Some(idx) = self.slot_index(slot) {
                             self.touch(idx, &mut changed);
                         }
@@ -299,7 +299,7 @@ impl ResultSet {
                 }
                 for (entries, enter) in both {
                     for e in entries {
-                        let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
+                        let Some(idx) = self.group_of(e) else {
                             continue;
                         };
                         let group = &mut self.groups[idx];
@@ -339,7 +339,7 @@ impl ResultSet {
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
     fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
-        let Some(idx) = e.slot().get().and_then(|s| self.slot_index(s)) else {
+        let Some(idx) = self.group_of(e) else {
             return;
         };
         let mut aggs = std::mem::take(&mut self.scratch);
@@ -356,6 +356,11 @@ impl ResultSet {
         if self.groups[idx].aggs.events <= 0 {
             self.remove_group_at(idx);
         }
+    }
+
+    /// The index of the group `e` counts in; none when it does not count.
+    fn group_of(&self, e: &Retained) -> Option<usize> {
+        self.slot_index(e.slot()?)
     }
 
     pub(super) fn slot_index(&self, slot: u32) -> Option<usize> {

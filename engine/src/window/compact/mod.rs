@@ -100,14 +100,14 @@ impl Retained {
         Retained { time, seq, kept }
     }
 
-    /// The entry's group, or [`GroupSlot::NOT_COUNTED`].
-    pub fn slot(&self) -> GroupSlot {
+    /// The slot of the entry's group; none when the entry does not count.
+    pub fn slot(&self) -> Option<u32> {
         match &self.kept {
-            Kept::NotCounted => GroupSlot::NOT_COUNTED,
+            Kept::NotCounted => None,
             Kept::Null { slot }
             | Kept::Float { slot, .. }
             | Kept::Int { slot, .. }
-            | Kept::Values { slot, .. } => GroupSlot::of(*slot),
+            | Kept::Values { slot, .. } => Some(*slot),
         }
     }
 

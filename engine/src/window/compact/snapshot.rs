@@ -41,7 +41,7 @@ impl CompactWindow {
                 .map(|e| RetainedRecord {
                     time: e.time,
                     seq: e.seq,
-                    group: e.slot().get().map(position),
+                    group: e.slot().map(position),
                     args: w.values(e.inputs().as_slice()),
                 })
                 .collect()

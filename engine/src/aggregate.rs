@@ -82,6 +82,15 @@ impl Number {
     }
 }
 
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        match n {
+            Number::Int(i) => Value::Int(i),
+            Number::Float(f) => Value::Float(f),
+        }
+    }
+}
+
 /// The running state of one aggregate.
 #[derive(Debug, Clone)]
 pub struct AggState {

@@ -18,11 +18,23 @@ pub(super) struct AggCondition {
     tests: SmallVec<[AggTest; 1]>,
 }
 
+/// One comparison of the conjunction.
 #[derive(Debug, Clone)]
-struct AggTest {
-    op: CompareOp,
-    left: Operand,
-    right: Operand,
+enum AggTest {
+    /// An aggregate against a number, the aggregate on the left (a constant
+    /// on the left is moved right with the operator mirrored): a count, sum
+    /// or average is compared without building a value.
+    Number {
+        aggregate: usize,
+        op: CompareOp,
+        number: Number,
+    },
+    /// Any other comparison of aggregates and constants, by value.
+    Values {
+        op: CompareOp,
+        left: Operand,
+        right: Operand,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -46,22 +58,58 @@ impl AggCondition {
 }
 
 impl AggTest {
-    fn holds(&self, aggs: &AggRow) -> bool {
-        // An aggregate against a number: compared without building values
-        // when the aggregate is a count, sum or average (`sql_cmp`'s order).
-        let numeric = match (&self.left, &self.right) {
-            (Operand::Aggregate(i), Operand::Const(c)) => Some((*i, c, false)),
-            (Operand::Const(c), Operand::Aggregate(i)) => Some((*i, c, true)),
-            _ => None,
-        };
-        if let Some((i, c, flipped)) = numeric
-            && let (Some(state), Some(c)) = (aggs.states.get(i), Number::of(c))
-            && let Some(value) = state.number()
-        {
-            let ord = value.and_then(|v| if flipped { c.sql_cmp(v) } else { v.sql_cmp(c) });
-            return ord.is_some_and(|o| op_holds(self.op, o));
+    fn new(op: CompareOp, left: Operand, right: Operand) -> AggTest {
+        match (&left, &right) {
+            (Operand::Aggregate(i), Operand::Const(c)) if let Some(n) = Number::of(c) => {
+                AggTest::Number {
+                    aggregate: *i,
+                    op,
+                    number: n,
+                }
+            }
+            (Operand::Const(c), Operand::Aggregate(i)) if let Some(n) = Number::of(c) => {
+                AggTest::Number {
+                    aggregate: *i,
+                    op: mirrored(op),
+                    number: n,
+                }
+            }
+            _ => AggTest::Values { op, left, right },
         }
-        compare_is_true(self.op, &self.left.value(aggs), &self.right.value(aggs))
+    }
+
+    fn holds(&self, aggs: &AggRow) -> bool {
+        match self {
+            AggTest::Number {
+                aggregate,
+                op,
+                number,
+            } => match aggs.states.get(*aggregate).map(|s| s.number()) {
+                Some(Some(value)) => value
+                    .and_then(|v| v.sql_cmp(*number))
+                    .is_some_and(|o| op_holds(*op, o)),
+                // Not a count, sum or average: compared by value.
+                _ => compare_is_true(
+                    *op,
+                    &Operand::Aggregate(*aggregate).value(aggs),
+                    &Value::from(*number),
+                ),
+            },
+            AggTest::Values { op, left, right } => {
+                compare_is_true(*op, &left.value(aggs), &right.value(aggs))
+            }
+        }
+    }
+}
+
+/// `b op' a` exactly when `a op b`.
+fn mirrored(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::LtEq => CompareOp::GtEq,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::GtEq => CompareOp::LtEq,
+        CompareOp::Eq | CompareOp::NotEq => op,
     }
 }
 
@@ -84,11 +132,7 @@ fn collect(e: &BoundExpr, tests: &mut SmallVec<[AggTest; 1]>) -> Option<()> {
             collect(r, tests)
         }
         BoundExpr::Compare { op, left, right } => {
-            tests.push(AggTest {
-                op: *op,
-                left: operand(left)?,
-                right: operand(right)?,
-            });
+            tests.push(AggTest::new(*op, operand(left)?, operand(right)?));
             Some(())
         }
         _ => None,
@@ -208,31 +252,20 @@ mod tests {
     #[test]
     fn other_conditions_are_not_taken() {
         let agg = || Box::new(BoundExpr::Aggregate(0));
+        let agg_vs = |op, n| {
+            Box::new(cmp(
+                op,
+                BoundExpr::Aggregate(0),
+                BoundExpr::Const(Value::Int(n)),
+            ))
+        };
         let field = cmp(
             CompareOp::Gt,
             BoundExpr::Field(0),
             BoundExpr::Const(Value::Int(1)),
         );
-        let or = BoundExpr::Or(
-            Box::new(cmp(
-                CompareOp::Gt,
-                BoundExpr::Aggregate(0),
-                BoundExpr::Const(Value::Int(1)),
-            )),
-            Box::new(cmp(
-                CompareOp::Lt,
-                BoundExpr::Aggregate(0),
-                BoundExpr::Const(Value::Int(0)),
-            )),
-        );
-        let and_field = BoundExpr::And(
-            Box::new(cmp(
-                CompareOp::Gt,
-                BoundExpr::Aggregate(0),
-                BoundExpr::Const(Value::Int(1)),
-            )),
-            Box::new(field.clone()),
-        );
+        let or = BoundExpr::Or(agg_vs(CompareOp::Gt, 1), agg_vs(CompareOp::Lt, 0));
+        let and_field = BoundExpr::And(agg_vs(CompareOp::Gt, 1), Box::new(field.clone()));
         let negated = BoundExpr::Not(agg());
         for having in [field, or, and_field, negated] {
             assert!(AggCondition::of(&having).is_none(), "{having:?}");

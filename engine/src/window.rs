@@ -474,8 +474,12 @@ impl<T> TimeBatchWindow<T> {
     /// anything.
     fn close_batch(&mut self) -> &[T] {
         std::mem::swap(&mut self.current, &mut self.previous);
-        // The next batch is likely about as large: grow once, not by doubling.
-        self.current.reserve(self.previous.len());
+        // The next batch is likely about as large: grow once, not by
+        // doubling. `current` is empty: a new vector, not `reserve`, whose
+        // reallocation would copy the old contents' bytes for nothing.
+        if self.current.capacity() < self.previous.len() {
+            self.current = Vec::with_capacity(self.previous.len());
+        }
         self.next_flush = if self.previous.is_empty() {
             None
         } else {

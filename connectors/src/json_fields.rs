@@ -19,6 +19,7 @@ use smol_str::SmolStr;
 
 mod flat;
 mod intern;
+mod layout;
 use flat::decode_flat;
 pub use intern::Interner;
 

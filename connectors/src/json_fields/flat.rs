@@ -14,8 +14,11 @@ use std::sync::Arc;
 use cepheus_engine::{EventFields, EventTime, EventType, Type, TypeRegistry, Value, timestamp_of};
 use smol_str::SmolStr;
 
+use smallvec::SmallVec;
+
 use super::Decoded;
-use super::intern::{FieldCache, Interner, bytes_eq};
+use super::intern::{FieldCache, Interner, TypeStrings, bytes_eq};
+use super::layout::{Layout, Span};
 
 /// `1e0..=1e22`: every one exact in an `f64`, so `significand / 10^k` with a
 /// significand below 2^53 is correctly rounded, which is also what serde_json
@@ -156,6 +159,14 @@ impl<'a> Cursor<'a> {
     /// `start`, is longer than `limit` bytes (`sig` could overflow).
     #[inline(always)]
     fn digits(&mut self, sig: &mut u64, start: usize, limit: usize) -> Option<()> {
+        // Eight digits at a time while they fit the limit (timestamps,
+        // long ids); the rest one by one.
+        while self.i + 8 - start <= limit
+            && let Some(eight) = self.b.get(self.i..self.i + 8).and_then(eight_digits)
+        {
+            *sig = *sig * 100_000_000 + eight;
+            self.i += 8;
+        }
         while let Some(c @ b'0'..=b'9') = self.peek() {
             *sig = *sig * 10 + u64::from(c - b'0');
             self.i += 1;
@@ -198,6 +209,26 @@ fn as_str<'a>(text: Option<&'a str>, s: &'a [u8], at: usize) -> Option<&'a str> 
         Some(text) => text.get(at..at + s.len()),
         None => std::str::from_utf8(s).ok(),
     }
+}
+
+/// The value of `b` (eight bytes) when all are ASCII digits, read as one
+/// word (simdjson's check and conversion): pairs, quads and the two halves
+/// are combined by three multiplies.
+#[inline(always)]
+fn eight_digits(b: &[u8]) -> Option<u64> {
+    let mut w = [0; 8];
+    w.copy_from_slice(b);
+    let w = u64::from_le_bytes(w);
+    // Every byte 0x30..=0x3f, and still so with 6 added: 0x30..=0x39.
+    let high = |v: u64| v & 0xf0f0_f0f0_f0f0_f0f0;
+    if high(w) | high(w.wrapping_add(0x0606_0606_0606_0606)) >> 4 != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // The first digit is the lowest byte.
+    let x = w - 0x3030_3030_3030_3030;
+    let x = ((x & 0x0f00_0f00_0f00_0f00) >> 8) + (x & 0x000f_000f_000f_000f) * 10;
+    let x = ((x & 0x00ff_0000_00ff_0000) >> 16) + (x & 0x0000_00ff_0000_00ff) * 100;
+    Some(((x & 0x0000_ffff_0000_0000) >> 32) + (x & 0x0000_0000_0000_ffff) * 10_000)
 }
 
 /// A value the fast path read.
@@ -271,6 +302,9 @@ fn convert(
 /// fast path takes and it decodes without error; `None` otherwise (the caller
 /// then takes the serde path). `text`: the same bytes as a `str`, when they
 /// are known to be UTF-8 (otherwise each string used is checked).
+///
+/// A line with the shape of the type's last line (see [`Layout`]) is read
+/// value by value; any other is read key by key and its shape learned.
 pub(crate) fn decode_flat(
     bytes: &[u8],
     text: Option<&str>,
@@ -283,115 +317,48 @@ pub(crate) fn decode_flat(
         i: 0,
         text,
     };
-    if fixed.is_some_and(|t| t.fields.len() > 64) {
-        return None;
-    }
     c.ws();
     c.eat(b'{')?;
     c.ws();
-    let mut ty: Option<&Arc<EventType>> = fixed;
-    // The string caches of the type's fields, and whether its field names
-    // can be matched verbatim.
-    let (mut caches, mut plain_names): (&mut [FieldCache], bool) = match fixed {
-        Some(t) => {
-            let s = strings.of_type(t);
-            (&mut s.fields, s.plain_names)
-        }
-        None => (&mut [], false),
-    };
-    let mut fields = EventFields::new();
-    // Which slots have been written (keys may repeat only on the slow path).
-    let mut seen: u64 = 0;
-    let mut ts = None;
-    let mut ts_seen = false;
-    let mut next_field = 0;
-    if c.peek() == Some(b'}') {
-        c.i += 1;
-    } else {
-        loop {
+    let ty = match fixed {
+        Some(t) => t,
+        None => {
+            // Not fixed: the first key names the type.
             c.eat(b'"')?;
-            // Keys usually come in declaration order: the next field's name,
-            // when it follows, is taken without a scan.
-            let (key, known) = match ty.and_then(|t| t.fields.get(next_field)) {
-                Some(f) if plain_names && c.follows(f.name.as_bytes()) => (f.name.as_bytes(), true),
-                _ => (c.plain_bytes()?, false),
-            };
+            if c.plain_bytes()? != b"type" {
+                return None;
+            }
             c.ws();
             c.eat(b':')?;
             c.ws();
-            let Some(t) = ty else {
-                // Not fixed: only a leading `type` key is taken here.
-                if key != b"type" {
-                    return None;
-                }
-                c.eat(b'"')?;
-                let name = c.plain_str()?;
-                let t = registry.get(name)?;
-                if t.fields.len() > 64 {
-                    return None;
-                }
-                ty = Some(t);
-                let s = strings.of_type(t);
-                (caches, plain_names) = (&mut s.fields, s.plain_names);
-                if c.more_members()? {
-                    continue;
-                }
-                break;
-            };
-            if fixed.is_none() && key == b"type" {
-                return None;
-            }
-            let slot = match t.fields.get(next_field) {
-                _ if known => Some(next_field),
-                Some(f) if bytes_eq(f.name.as_bytes(), key) => Some(next_field),
-                _ => t.field(std::str::from_utf8(key).ok()?),
-            };
-            let v = c.value()?;
-            if key == b"ts" {
-                if ts_seen {
-                    return None;
-                }
-                ts_seen = true;
-                if let Flat::Num(Num::Int(t)) = v {
-                    ts = Some(t);
-                }
-            }
-            if slot.is_none()
-                && let Flat::Str { bytes, at } = v
-            {
-                // An unused string is still checked: the serde path rejects
-                // a line that is not UTF-8.
-                as_str(c.text, bytes, at)?;
-            }
-            if let Some(i) = slot {
-                next_field = i + 1;
-                let bit = 1u64 << i;
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                let f = &t.fields[i];
-                let text = c.text;
-                let value = convert(v, f.ty, |s, at| caches[i].intern(s, || as_str(text, s, at)))?;
-                if i == fields.len() {
-                    fields.push(value);
-                } else if i > fields.len() {
-                    fields.resize(i, Value::Null);
-                    fields.push(value);
-                } else {
-                    fields[i] = value;
-                }
-            }
-            if !c.more_members()? {
-                break;
-            }
+            c.eat(b'"')?;
+            registry.get(c.plain_str()?)?
         }
-    }
-    c.ws();
-    if c.i != bytes.len() {
+    };
+    if ty.fields.len() > 64 {
         return None;
     }
-    let ty = ty?;
+    let typed = fixed.is_none();
+    let origin = c.i;
+    let TypeStrings {
+        fields: caches,
+        plain_names,
+        layout,
+        ..
+    } = strings.of_type(ty);
+    let mut fields = EventFields::new();
+    let ts = match read_in_layout(bytes, text, ty, typed, origin, layout, caches, &mut fields) {
+        Some(ts) => ts,
+        None => {
+            fields.clear();
+            let mut spans = SmallVec::<[Span; 8]>::new();
+            let read = read_by_key(c, ty, typed, *plain_names, caches, &mut fields, &mut spans)?;
+            if read.learnable {
+                layout.learn(bytes, typed, origin, &spans);
+            }
+            read.ts
+        }
+    };
     if fields.len() < ty.fields.len() {
         fields.resize(ty.fields.len(), Value::Null);
     }
@@ -406,6 +373,179 @@ pub(crate) fn decode_flat(
         fields,
         time,
     })
+}
+
+/// Reads a line with the learned shape, from `origin` on, into `fields`
+/// (empty); gives its `ts`. `None` when the line differs from the shape
+/// between values, or a value does not decode (the caller reads the line
+/// key by key).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn read_in_layout(
+    bytes: &[u8],
+    text: Option<&str>,
+    ty: &EventType,
+    typed: bool,
+    origin: usize,
+    layout: &Layout,
+    caches: &mut [FieldCache],
+    fields: &mut EventFields,
+) -> Option<Option<i64>> {
+    if !layout.learned || layout.typed != typed {
+        return None;
+    }
+    if !layout.in_order {
+        fields.resize(ty.fields.len(), Value::Null);
+    }
+    let mut ts = None;
+    let mut at = origin;
+    for m in &layout.members {
+        let before = layout.bytes_of(&m.before);
+        if !bytes
+            .get(at..at + before.len())
+            .is_some_and(|b| bytes_eq(b, before))
+        {
+            return None;
+        }
+        let mut c = Cursor {
+            b: bytes,
+            i: at + before.len(),
+            text,
+        };
+        let v = c.value()?;
+        at = c.i;
+        if m.is_ts
+            && let Flat::Num(Num::Int(t)) = v
+        {
+            ts = Some(t);
+        }
+        let f = ty.fields.get(m.slot)?;
+        let cache = &mut caches[m.slot];
+        let value = convert(v, f.ty, |s, at| cache.intern(s, || as_str(text, s, at)))?;
+        if layout.in_order {
+            fields.push(value);
+        } else {
+            fields[m.slot] = value;
+        }
+    }
+    let tail = layout.bytes_of(&layout.tail);
+    if bytes.len() - at != tail.len() || !bytes_eq(&bytes[at..], tail) {
+        return None;
+    }
+    Some(ts)
+}
+
+/// What [`read_by_key`] read besides the fields.
+struct ByKey {
+    ts: Option<i64>,
+    /// Every key named a field of the type: the line's shape can be learned.
+    learnable: bool,
+}
+
+/// Reads the members of a line key by key into `fields` (empty), from the
+/// cursor on (just after the opening brace, or after the type's name when
+/// `typed`); the values' places go to `spans`.
+fn read_by_key(
+    mut c: Cursor<'_>,
+    t: &EventType,
+    typed: bool,
+    plain_names: bool,
+    caches: &mut [FieldCache],
+    fields: &mut EventFields,
+    spans: &mut SmallVec<[Span; 8]>,
+) -> Option<ByKey> {
+    // Which slots have been written (keys may repeat only on the slow path).
+    let mut seen: u64 = 0;
+    let mut ts = None;
+    let mut ts_seen = false;
+    let mut next_field = 0;
+    let mut learnable = true;
+    let has_members = if typed {
+        c.more_members()?
+    } else if c.peek() == Some(b'}') {
+        c.i += 1;
+        false
+    } else {
+        true
+    };
+    if has_members {
+        loop {
+            c.eat(b'"')?;
+            // Keys usually come in declaration order: the next field's name,
+            // when it follows, is taken without a scan.
+            let (key, known) = match t.fields.get(next_field) {
+                Some(f) if plain_names && c.follows(f.name.as_bytes()) => (f.name.as_bytes(), true),
+                _ => (c.plain_bytes()?, false),
+            };
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            if typed && key == b"type" {
+                return None;
+            }
+            let slot = match t.fields.get(next_field) {
+                _ if known => Some(next_field),
+                Some(f) if bytes_eq(f.name.as_bytes(), key) => Some(next_field),
+                _ => t.field(std::str::from_utf8(key).ok()?),
+            };
+            let start = c.i;
+            let v = c.value()?;
+            let is_ts = key == b"ts";
+            if is_ts {
+                if ts_seen {
+                    return None;
+                }
+                ts_seen = true;
+                if let Flat::Num(Num::Int(t)) = v {
+                    ts = Some(t);
+                }
+            }
+            match slot {
+                None => {
+                    learnable = false;
+                    if let Flat::Str { bytes, at } = v {
+                        // An unused string is still checked: the serde path
+                        // rejects a line that is not UTF-8.
+                        as_str(c.text, bytes, at)?;
+                    }
+                }
+                Some(i) => {
+                    next_field = i + 1;
+                    let bit = 1u64 << i;
+                    if seen & bit != 0 {
+                        return None;
+                    }
+                    seen |= bit;
+                    let f = &t.fields[i];
+                    let text = c.text;
+                    let value =
+                        convert(v, f.ty, |s, at| caches[i].intern(s, || as_str(text, s, at)))?;
+                    if i == fields.len() {
+                        fields.push(value);
+                    } else if i > fields.len() {
+                        fields.resize(i, Value::Null);
+                        fields.push(value);
+                    } else {
+                        fields[i] = value;
+                    }
+                    spans.push(Span {
+                        start,
+                        end: c.i,
+                        slot: i,
+                        is_ts,
+                    });
+                }
+            }
+            if !c.more_members()? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    if c.i != c.b.len() {
+        return None;
+    }
+    Some(ByKey { ts, learnable })
 }
 
 #[cfg(test)]
@@ -436,26 +576,7 @@ mod tests {
     /// Whenever the fast path takes a line (as `str` or as bytes), it gives
     /// what the serde path gives; it never takes a line the serde path rejects.
     fn check(line: &[u8], reg: &TypeRegistry) {
-        let line = line.trim_ascii();
-        let text = std::str::from_utf8(line).ok();
-        for fixed in [None, reg.get("T"), reg.get("U"), reg.get("V"), reg.get("W")] {
-            let reference =
-                text.map(|t| outcome(decode_object_serde(t, reg, fixed, &mut Interner::default())));
-            let as_bytes = decode_flat(line, None, reg, fixed, &mut Interner::default());
-            let as_text = text.and_then(|t| {
-                decode_flat(t.as_bytes(), Some(t), reg, fixed, &mut Interner::default())
-            });
-            for fast in [as_bytes, as_text].into_iter().flatten() {
-                let fast = outcome(Ok(fast));
-                assert_eq!(
-                    Some(&fast),
-                    reference.as_ref(),
-                    "{:?} as {:?}",
-                    String::from_utf8_lossy(line),
-                    fixed.map(|t| &t.name)
-                );
-            }
-        }
+        check_in_turn(&[line.to_vec()], reg);
     }
 
     #[test]
@@ -639,6 +760,115 @@ mod tests {
         }
     }
 
+    #[test]
+    fn eight_digits_reads_only_digits() {
+        assert_eq!(eight_digits(b"01234567"), Some(1_234_567));
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(b"17672256"), Some(17_672_256));
+        for bad in [
+            b"0123456/",
+            b"0123456:",
+            b"1234 678",
+            b"-1234567",
+            b"1.345678",
+        ] {
+            assert_eq!(
+                eight_digits(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Every byte value at every place: only digits pass, and their value is right.
+        for place in 0..8 {
+            for byte in 0..=255u8 {
+                let mut b = *b"31415926";
+                b[place] = byte;
+                let expected = std::str::from_utf8(&b)
+                    .ok()
+                    .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
+                    .and_then(|s| s.parse().ok());
+                assert_eq!(eight_digits(&b), expected, "{b:?}");
+            }
+        }
+    }
+
+    /// One decoder reads `lines` in turn, as bytes and as text: each line
+    /// either has the shape the decoder learned from an earlier one (read
+    /// value by value) or is read key by key; both ways it decodes as the
+    /// serde path decodes it alone.
+    fn check_in_turn(lines: &[Vec<u8>], reg: &TypeRegistry) {
+        for fixed in [None, reg.get("T"), reg.get("U"), reg.get("V"), reg.get("W")] {
+            let (mut as_bytes, mut as_text) = (Interner::default(), Interner::default());
+            for line in lines {
+                let line = line.trim_ascii();
+                let text = std::str::from_utf8(line).ok();
+                let reference = text
+                    .map(|t| outcome(decode_object_serde(t, reg, fixed, &mut Interner::default())));
+                let fast = [
+                    decode_flat(line, None, reg, fixed, &mut as_bytes),
+                    text.and_then(|t| decode_flat(t.as_bytes(), Some(t), reg, fixed, &mut as_text)),
+                ];
+                for fast in fast.into_iter().flatten() {
+                    assert_eq!(
+                        Some(outcome(Ok(fast))),
+                        reference,
+                        "{:?} as {:?}",
+                        String::from_utf8_lossy(line),
+                        fixed.map(|t| &t.name)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_learned_shape_reads_the_next_lines() {
+        let reg = registry();
+        let t = reg.get("T").expect("declared");
+        let mut strings = Interner::default();
+        let lines = [
+            r#"{"s":"a","i":1,"d":2.5,"b":true,"ts":5}"#,
+            r#"{"s":"bb","i":-20,"d":3,"b":false,"ts":1767225600001}"#,
+            r#"{"s":null,"i":null,"d":null,"b":null,"ts":7}"#,
+        ];
+        for line in lines {
+            let d = decode_flat(line.as_bytes(), None, &reg, Some(t), &mut strings);
+            assert!(d.is_some(), "{line}");
+            assert!(strings.of_type(t).layout.learned, "{line}");
+        }
+        check_in_turn(&lines.map(|l| l.as_bytes().to_vec()), &reg);
+        // Lines that differ from the learned shape between values are read key by key.
+        check_in_turn(
+            &[
+                r#"{"s":"a","i":1,"ts":5}"#,
+                r#"{"s":"a","i":1,"ts":5,"ts":6}"#,
+                r#"{"s":"a","i":1,"ts":5}x"#,
+                r#"{"s":"a","i":1 ,"ts":5}"#,
+                r#"{"s":"a","i":1e3,"ts":5}"#,
+                r#"{"s":"a\"b","i":1,"ts":5}"#,
+                r#"{"s":"a","i":1,"ts":"5"}"#,
+                r#"{"s":"a","i":1,"ts":5.5}"#,
+                r#"{"s":"a","i":true,"ts":5}"#,
+                r#"{"s":"a","i":1,"ts":5}"#,
+                r#"{"type":"T","s":"a","i":1,"ts":5}"#,
+                r#"{"type":"T","s":"a","i":1,"ts":5}"#,
+                r#"{"type":"U","s":"a","i":1,"ts":5}"#,
+                r#"{"type":"T","s":"a","i":1,"ts":5,"type":"T"}"#,
+                r#"{"type":"T"}"#,
+                r#"{"type":"T"}"#,
+                r#"{}"#,
+                r#"{}"#,
+                r#"{"i":1,"s":"a"}"#,
+                r#"{"i":2,"s":"b"}"#,
+                r#"{"i":2,"zz":"b"}"#,
+                r#"{"i":2,"zz":"b"}"#,
+            ]
+            .map(|l| l.as_bytes().to_vec()),
+            &reg,
+        );
+    }
+
     /// Pieces of JSON lines, some valid and some not.
     fn piece() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -686,20 +916,27 @@ mod tests {
         ]
     }
 
+    /// A value of a flat object's member.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "\"a\"", "\"T\"", "\"U\"", "\"V\"", "\"W\"", "null", "true"
+            ])
+            .prop_map(str::to_string),
+            any::<i64>().prop_map(|i| i.to_string()),
+            (-1_000_000i64..1_000_000, 0u32..8)
+                .prop_map(|(i, k)| format!("{i}.{}", "3".repeat(k as usize))),
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<u64>().prop_map(|i| i.to_string()),
+            (0u64..100_000_000_000_000, 0u64..1_000_000).prop_map(|(a, b)| format!("{a}.{b}")),
+        ]
+    }
+
     /// A field and its value, as a key-value pair of a flat object.
     fn pair() -> impl Strategy<Value = String> {
         (
             prop::sample::select(vec!["s", "i", "d", "b", "ts", "type", "x", "n", "zz"]),
-            prop_oneof![
-                prop::sample::select(vec![
-                    "\"a\"", "\"T\"", "\"U\"", "\"V\"", "\"W\"", "null", "true"
-                ])
-                .prop_map(str::to_string),
-                any::<i64>().prop_map(|i| i.to_string()),
-                (-1_000_000i64..1_000_000, 0u32..8)
-                    .prop_map(|(i, k)| format!("{i}.{}", "3".repeat(k as usize))),
-                any::<f64>().prop_map(|f| f.to_string()),
-            ],
+            value(),
         )
             .prop_map(|(k, v)| format!("\"{k}\":{v}"))
     }
@@ -714,6 +951,40 @@ mod tests {
         fn random_flat_objects_agree(pairs in prop::collection::vec(pair(), 0..7)) {
             let line = format!("{{{}}}", pairs.join(","));
             check(line.as_bytes(), &registry());
+        }
+
+        #[test]
+        fn lines_of_one_shape_agree(
+            keys in prop::collection::vec(
+                prop::sample::select(vec!["s", "i", "d", "b", "ts", "type", "x", "zz"]),
+                0..6,
+            ),
+            ty in prop::option::of(prop::sample::select(vec!["T", "U", "W"])),
+            lines in prop::collection::vec(
+                (
+                    prop::collection::vec(value(), 6),
+                    prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
+                ),
+                1..8,
+            ),
+        ) {
+            let lines: Vec<Vec<u8>> = lines
+                .into_iter()
+                .map(|(values, change)| {
+                    let mut members: Vec<String> = ty
+                        .map(|t| format!("\"type\":\"{t}\""))
+                        .into_iter()
+                        .collect();
+                    members.extend(keys.iter().zip(&values).map(|(k, v)| format!("\"{k}\":{v}")));
+                    let mut line = format!("{{{}}}", members.join(",")).into_bytes();
+                    if let Some((at, byte)) = change {
+                        let i = at.index(line.len());
+                        line[i] = byte;
+                    }
+                    line
+                })
+                .collect();
+            check_in_turn(&lines, &registry());
         }
 
         #[test]

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use cepheus_engine::EventType;
 use smol_str::SmolStr;
 
+use super::layout::Layout;
+
 /// Longest string a value holds inline (`SmolStr`'s inline capacity).
 #[cfg(test)]
 pub(crate) const INLINE_MAX_LEN: usize = 23;
@@ -47,6 +49,8 @@ pub(crate) struct TypeStrings {
     pub(crate) plain_names: bool,
     /// Per field.
     pub(crate) fields: Box<[FieldCache]>,
+    /// The shape of the type's last line decoded key by key.
+    pub(crate) layout: Layout,
 }
 
 /// The cache of one field.
@@ -77,6 +81,7 @@ impl Interner {
                     .iter()
                     .all(|f| f.name.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20)),
                 fields: ty.fields.iter().map(|_| FieldCache::default()).collect(),
+                layout: Layout::default(),
             };
         }
         strings

@@ -167,16 +167,53 @@ fn events() -> impl Strategy<Value = Vec<Ev>> {
     )
 }
 
+/// Many keys, each in the window for a short while: groups are left
+/// without events and come back, and those left behind pile up until they
+/// are cleared out together (see `Group::vacant` in the result set).
+fn churning_events() -> impl Strategy<Value = Vec<Ev>> {
+    proptest::collection::vec(
+        (
+            prop_oneof![Just(0i64), 1i64..300],
+            0i64..300,
+            proptest::option::weighted(0.85, -5i64..20),
+        ),
+        200..700,
+    )
+}
+
+fn same_delivery(q: &Query, evs: &[Ev], at: usize) -> Result<(), TestCaseError> {
+    let src = q.epl();
+    let events = run(&src, WindowStorage::Events, evs, None);
+    let inputs = run(&src, WindowStorage::AggregateInputs, evs, None);
+    prop_assert_eq!(&inputs, &events, "{}", src);
+    let resumed = run(&src, WindowStorage::AggregateInputs, evs, Some(at));
+    prop_assert_eq!(
+        &resumed,
+        &events,
+        "{} (checkpoint before event {})",
+        src,
+        at
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
     fn aggregate_inputs_deliver_what_events_deliver(q in query(), evs in events(), at in 0usize..60) {
-        let src = q.epl();
-        let events = run(&src, WindowStorage::Events, &evs, None);
-        let inputs = run(&src, WindowStorage::AggregateInputs, &evs, None);
-        prop_assert_eq!(&inputs, &events, "{}", src);
-        let resumed = run(&src, WindowStorage::AggregateInputs, &evs, Some(at));
-        prop_assert_eq!(&resumed, &events, "{} (checkpoint before event {})", src, at);
+        same_delivery(&q, &evs, at)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+    #[test]
+    fn groups_of_many_keys_come_and_go(
+        q in query().prop_map(|q| Query { grouped: true, ..q }),
+        evs in churning_events(),
+        at in 0usize..700,
+    ) {
+        same_delivery(&q, &evs, at)?;
     }
 }
 

@@ -348,12 +348,15 @@ pub(crate) fn decode_flat(
     } = strings.of_type(ty);
     let mut fields = EventFields::new();
     let ts = match read_in_layout(bytes, text, ty, typed, origin, layout, caches, &mut fields) {
-        Some(ts) => ts,
+        Some(ts) => {
+            layout.missed = false;
+            ts
+        }
         None => {
             fields.clear();
             let mut spans = SmallVec::<[Span; 8]>::new();
             let read = read_by_key(c, ty, typed, *plain_names, caches, &mut fields, &mut spans)?;
-            if read.learnable {
+            if read.learnable && layout.missed() {
                 layout.learn(bytes, typed, origin, &spans);
             }
             read.ts
@@ -863,6 +866,14 @@ mod tests {
                 r#"{"i":2,"s":"b"}"#,
                 r#"{"i":2,"zz":"b"}"#,
                 r#"{"i":2,"zz":"b"}"#,
+                // Two shapes taking turns, then the second one alone.
+                r#"{"s":"a","ts":1}"#,
+                r#"{"ts":2,"s":"b"}"#,
+                r#"{"s":"c","ts":3}"#,
+                r#"{"ts":4,"s":"d"}"#,
+                r#"{"ts":5,"s":"e"}"#,
+                r#"{"ts":6,"s":"f"}"#,
+                r#"{"s":"g","ts":7}"#,
             ]
             .map(|l| l.as_bytes().to_vec()),
             &reg,

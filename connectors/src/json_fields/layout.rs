@@ -7,7 +7,9 @@
 //!
 //! A line that differs anywhere between its values (another key order, an
 //! extra or missing key, other spacing) is not taken here: the caller
-//! decodes it key by key, as before, and learns its shape. Values are read
+//! decodes it key by key, as before, and learns its shape when the line
+//! before it did not fit either (a source whose lines take turns between
+//! two shapes keeps the first one instead of learning at every line). Values are read
 //! and converted by the same code as the key-by-key path, so a line taken
 //! here decodes exactly as it would there.
 use std::ops::Range;
@@ -32,6 +34,8 @@ pub(crate) struct Layout {
     /// of the type's name, not the opening brace.
     pub(super) typed: bool,
     pub(super) learned: bool,
+    /// The last line did not fit the shape.
+    pub(super) missed: bool,
     /// The slots are 0, 1, 2, ... in order: values are pushed, not placed.
     pub(super) in_order: bool,
     pub(super) members: Vec<Member>,
@@ -70,6 +74,15 @@ impl Layout {
         self.tail = self.push(&line[at..]);
         self.in_order = spans.iter().enumerate().all(|(i, s)| s.slot == i);
         self.learned = true;
+        self.missed = false;
+    }
+
+    /// A line did not fit the shape: whether to learn its shape instead
+    /// (when there is none yet, or the line before did not fit either).
+    pub(super) fn missed(&mut self) -> bool {
+        let learn = !self.learned || self.missed;
+        self.missed = true;
+        learn
     }
 
     fn push(&mut self, b: &[u8]) -> Range<u32> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use cepheus_connectors::generate::{GenOptions, Generator, Kind};
 use cepheus_connectors::jsonl::JsonLinesDecoder;
-use cepheus_engine::{Engine, EventFields, EventTime, TypeRegistry, Value};
+use cepheus_engine::{BoundScript, Delivery, Engine, EventFields, EventTime, TypeRegistry, Value};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -91,7 +91,7 @@ impl Outcome {
 
 pub fn run(args: BenchArgs) -> ExitCode {
     println!(
-        "cepheus bench: {} events per query, median of {} runs (engine and hand loop alternated, each going first in turn; ratio = median of per-run ratios), one core, per second of CPU time\n",
+        "cepheus bench: {} events per query, median of {} runs (engine and hand loop fed by turns, {CHUNK_EVENTS} events at a time, each going first in turn; ratio = median of per-run ratios), one core, per second of CPU time\n",
         args.events, args.runs
     );
     println!(
@@ -103,20 +103,17 @@ pub fn run(args: BenchArgs) -> ExitCode {
             "Q1 temperature #time(5 min)",
             Kind::Temperature,
             Q1,
-            hand_q1 as fn(&[u8]) -> Outcome,
+            (|| Hand::Q1(HandQ1::default())) as fn() -> Hand,
         ),
         (
             "Q2 transfers #time_batch(5 min)",
             Kind::Transfer,
             Q2,
-            hand_q2 as fn(&[u8]) -> Outcome,
+            || Hand::Q2(HandQ2::default()),
         ),
-        (
-            "Q3 large-trade pattern",
-            Kind::Trade,
-            Q3,
-            hand_q3 as fn(&[u8]) -> Outcome,
-        ),
+        ("Q3 large-trade pattern", Kind::Trade, Q3, || {
+            Hand::Q3(HandQ3::default())
+        }),
     ] {
         if !selected(&args, name) {
             continue;
@@ -124,8 +121,9 @@ pub fn run(args: BenchArgs) -> ExitCode {
         let data = generate(kind, args.events);
         let pair = paired(
             args.runs,
-            || engine_json(epl, &data, kind.event_type()),
-            || hand(&data),
+            || EngineRun::new(epl, kind.event_type()),
+            hand,
+            &chunks(&data),
             args.events,
         );
         let Paired {
@@ -159,8 +157,9 @@ pub fn run(args: BenchArgs) -> ExitCode {
             ratio,
         } = paired(
             args.runs,
-            || decode_only(&data),
-            || hand_decode_only(&data),
+            || Counted::new(decode_only),
+            || Counted::new(hand_decode_only),
+            &chunks(&data),
             args.events,
         );
         println!(
@@ -202,35 +201,56 @@ fn generate(kind: Kind, n: u64) -> Vec<u8> {
     buf
 }
 
-/// The engine and the hand-written loop, run alternately (engine, hand,
-/// engine, hand, ...) so that both see the same machine: the ratio is the
-/// median of the per-pair ratios, which moves far less on a shared machine
-/// than the ratio of two medians taken seconds apart.
+/// The engine and the hand-written loop, fed the same data a chunk at a
+/// time and taking turns chunk by chunk (each going first in turn), each
+/// keeping its state from chunk to chunk: both see the same machine, also
+/// when a shared machine's speed changes from one second to the next (two
+/// whole runs one after the other saw it change by up to ten points). Each
+/// side's rate is its events over the CPU time it spent on its chunks; the
+/// ratio is the median of the runs' ratios.
 struct Paired<R> {
     engine: (f64, R),
     hand: (f64, R),
     ratio: f64,
 }
 
-fn paired<R: Copy + Default>(
+/// Events per chunk: long enough that a turn's cache misses (each side
+/// finding its data evicted by the other's) cost well under 1 %.
+const CHUNK_EVENTS: usize = 100_000;
+
+/// One side of a pair: fed whole lines, a chunk at a time.
+trait Fed {
+    type Out;
+    fn feed(&mut self, lines: &[u8]);
+    fn finish(self) -> Self::Out;
+}
+
+fn paired<E: Fed, H: Fed<Out = E::Out>>(
     runs: usize,
-    mut engine: impl FnMut() -> R,
-    mut hand: impl FnMut() -> R,
+    mut engine: impl FnMut() -> E,
+    mut hand: impl FnMut() -> H,
+    chunks: &[&[u8]],
     events: u64,
-) -> Paired<R> {
+) -> Paired<E::Out>
+where
+    E::Out: Copy + Default,
+{
     let (mut e_rates, mut h_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut e_rows, mut h_rows) = (R::default(), R::default());
+    let (mut e_rows, mut h_rows) = (E::Out::default(), E::Out::default());
     for run in 0..runs.max(1) {
-        // Who goes first alternates: the second of a pair finds the pages
-        // the first one freed and so faults in less memory.
-        let ((e, engine_rows), (h, hand_rows)) = if run % 2 == 0 {
-            let e = median(1, &mut engine, events);
-            (e, median(1, &mut hand, events))
-        } else {
-            let h = median(1, &mut hand, events);
-            (median(1, &mut engine, events), h)
-        };
-        (e_rows, h_rows) = (engine_rows, hand_rows);
+        let (mut e, mut h) = (engine(), hand());
+        let (mut e_secs, mut h_secs) = (0.0, 0.0);
+        for (i, chunk) in chunks.iter().enumerate() {
+            if (i + run) % 2 == 0 {
+                e_secs += cpu_seconds(|| e.feed(chunk));
+                h_secs += cpu_seconds(|| h.feed(chunk));
+            } else {
+                h_secs += cpu_seconds(|| h.feed(chunk));
+                e_secs += cpu_seconds(|| e.feed(chunk));
+            }
+        }
+        (e_rows, h_rows) = (e.finish(), h.finish());
+        let (e, h) = (events as f64 / e_secs, events as f64 / h_secs);
         e_rates.push(e);
         h_rates.push(h);
         ratios.push(e / h);
@@ -242,64 +262,154 @@ fn paired<R: Copy + Default>(
     }
 }
 
+/// `data` cut into chunks of [`CHUNK_EVENTS`] whole lines.
+fn chunks(data: &[u8]) -> Vec<&[u8]> {
+    let mut chunks = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(CHUNK_EVENTS - 1)
+            .map_or(rest.len(), |(i, _)| i + 1);
+        let (chunk, tail) = rest.split_at(end);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
+/// Seconds of this thread's CPU time `f` took (so that time the shared
+/// machine gives to other processes is not counted), or of wall time where
+/// the kernel does not report it.
+fn cpu_seconds(f: impl FnOnce()) -> f64 {
+    let (start, cpu_start) = (Instant::now(), thread_cpu_nanos());
+    f();
+    match (cpu_start, thread_cpu_nanos()) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
+        _ => start.elapsed().as_secs_f64(),
+    }
+}
+
 fn middle(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// Events per second of this thread's CPU time (so that time the shared
-/// machine gives to other processes is not counted), or of wall time where
-/// the kernel does not report it.
+/// The median rate of `runs` runs of `f`, in events per second of CPU time
+/// (see [`cpu_seconds`]).
 fn median<R: Copy + Default>(runs: usize, mut f: impl FnMut() -> R, events: u64) -> (f64, R) {
     let mut rates = Vec::new();
     let mut rows = R::default();
     for _ in 0..runs.max(1) {
-        let (start, cpu_start) = (Instant::now(), thread_cpu_nanos());
-        rows = f();
-        let secs = match (cpu_start, thread_cpu_nanos()) {
-            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
-            _ => start.elapsed().as_secs_f64(),
-        };
-        rates.push(events as f64 / secs);
+        rates.push(events as f64 / cpu_seconds(|| rows = f()));
     }
-    rates.sort_by(f64::total_cmp);
-    (rates[rates.len() / 2], rows)
+    (middle(rates), rows)
+}
+
+/// The engine's side: the rules loaded, the decoder, and the engine once
+/// the first event gave it a start time.
+struct EngineRun {
+    decoder: Option<JsonLinesDecoder>,
+    bound: Option<BoundScript>,
+    engine: Option<Engine>,
+    out: Vec<Delivery>,
+    outcome: Outcome,
+    /// The rules did not load or the engine did not start: no rows (the
+    /// bench then reports a disagreement).
+    failed: bool,
+}
+
+impl EngineRun {
+    fn new(epl: &str, type_name: &str) -> EngineRun {
+        let bound = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()).ok();
+        let decoder = bound
+            .as_ref()
+            .and_then(|b| JsonLinesDecoder::new(b.registry.clone(), Some(type_name)).ok());
+        EngineRun {
+            failed: decoder.is_none(),
+            decoder,
+            bound,
+            engine: None,
+            out: Vec::new(),
+            outcome: Outcome::default(),
+        }
+    }
+}
+
+impl Fed for EngineRun {
+    type Out = Outcome;
+    fn feed(&mut self, lines: &[u8]) {
+        engine_json(self, lines);
+    }
+    fn finish(self) -> Outcome {
+        if self.failed {
+            return Outcome::default();
+        }
+        self.outcome
+    }
 }
 
 // Not inlined, so profilers (`valgrind --toggle-collect`) can pick it out.
 #[inline(never)]
-fn engine_json(epl: &str, data: &[u8], type_name: &str) -> Outcome {
-    let mut outcome = Outcome::default();
-    let Ok(bound) = crate::rules::load_text("bench.epl", epl, &TypeRegistry::default()) else {
-        return outcome;
+fn engine_json(run: &mut EngineRun, data: &[u8]) {
+    let EngineRun {
+        decoder: Some(decoder),
+        bound,
+        engine,
+        out,
+        outcome,
+        failed: false,
+    } = run
+    else {
+        return;
     };
-    let Ok(mut decoder) = JsonLinesDecoder::new(bound.registry.clone(), Some(type_name)) else {
-        return outcome;
-    };
-    let mut engine: Option<Engine> = None;
-    let mut bound = Some(bound);
-    let mut out = Vec::new();
     for line in data.split(|b| *b == b'\n') {
         let Ok(Some(ev)) = decoder.decode_bytes(line) else {
             continue;
         };
         let t = ev.time.unwrap_or_default();
-        let engine = match &mut engine {
+        let engine = match engine {
             Some(e) => e,
             None => match bound.take().map(|b| Engine::new(b, t)) {
                 Some(Ok(e)) => engine.insert(e),
-                _ => return Outcome::default(),
+                _ => {
+                    run.failed = true;
+                    return;
+                }
             },
         };
-        engine.advance_to(t, &mut out);
-        engine.send(&ev.ty, ev.fields, &mut out);
+        engine.advance_to(t, out);
+        engine.send(&ev.ty, ev.fields, out);
         for delivery in out.drain(..) {
             for row in &delivery.output.insert {
                 outcome.add_values(row);
             }
         }
     }
-    outcome
+}
+
+/// A side that counts what a function gives for each chunk.
+struct Counted {
+    count: fn(&[u8]) -> u64,
+    total: u64,
+}
+
+impl Counted {
+    fn new(count: fn(&[u8]) -> u64) -> Counted {
+        Counted { count, total: 0 }
+    }
+}
+
+impl Fed for Counted {
+    type Out = u64;
+    fn feed(&mut self, lines: &[u8]) {
+        self.total += (self.count)(lines);
+    }
+    fn finish(self) -> u64 {
+        self.total
+    }
 }
 
 /// The engine's decoding alone (`--only decode`, not part of the default run).
@@ -383,15 +493,51 @@ struct Reading<'a> {
     ts: i64,
 }
 
+/// The hand-written loops' state, carried from chunk to chunk.
+enum Hand {
+    Q1(HandQ1),
+    Q2(HandQ2),
+    Q3(HandQ3),
+}
+
+impl Fed for Hand {
+    type Out = Outcome;
+    fn feed(&mut self, lines: &[u8]) {
+        match self {
+            Hand::Q1(s) => hand_q1(s, lines),
+            Hand::Q2(s) => hand_q2(s, lines),
+            Hand::Q3(s) => hand_q3(s, lines),
+        }
+    }
+    fn finish(self) -> Outcome {
+        match self {
+            Hand::Q1(s) => s.out,
+            Hand::Q2(s) => s.out,
+            Hand::Q3(s) => s.out,
+        }
+    }
+}
+
+#[derive(Default)]
+struct HandQ1 {
+    window: VecDeque<(i64, u32, f64)>,
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    agg: Vec<(f64, u64)>,
+    out: Outcome,
+}
+
 /// Q1 by hand: per-sensor sliding 5-minute sum and count, expiring in time order.
 #[inline(never)]
-fn hand_q1(data: &[u8]) -> Outcome {
+fn hand_q1(state: &mut HandQ1, data: &[u8]) {
     const T: i64 = 300_000;
-    let mut window: VecDeque<(i64, u32, f64)> = VecDeque::new();
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut agg: Vec<(f64, u64)> = Vec::new();
-    let mut out = Outcome::default();
+    let HandQ1 {
+        window,
+        ids,
+        names,
+        agg,
+        out,
+    } = state;
     let post = |out: &mut Outcome, name: &str, (sum, n): (f64, u64)| {
         if n > 0 && sum / n as f64 > 30.0 {
             out.add_row([Cell::Str(name), Cell::Num(sum / n as f64)]);
@@ -423,7 +569,7 @@ fn hand_q1(data: &[u8]) -> Outcome {
                 }
             }
             for s in touched {
-                post(&mut out, &names[s as usize], agg[s as usize]);
+                post(out, &names[s as usize], agg[s as usize]);
             }
         }
         let next = ids.len() as u32;
@@ -437,9 +583,8 @@ fn hand_q1(data: &[u8]) -> Outcome {
         agg[id as usize].0 += r.temperature;
         agg[id as usize].1 += 1;
         window.push_back((r.ts, id, r.temperature));
-        post(&mut out, &names[id as usize], agg[id as usize]);
+        post(out, &names[id as usize], agg[id as usize]);
     }
-    out
 }
 
 #[derive(serde::Deserialize)]
@@ -450,6 +595,21 @@ struct TransferRow<'a> {
     ts: i64,
 }
 
+#[derive(Default)]
+struct HandQ2 {
+    next_flush: Option<i64>,
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    /// Per wallet: sum, count, and the last flush that listed it.
+    sums: Vec<(f64, u64, u64)>,
+    /// The batch being collected and the previous one: (wallet id, amount).
+    current: Vec<(u32, f64)>,
+    previous: Vec<(u32, f64)>,
+    flushes: u64,
+    changed: Vec<u32>,
+    out: Outcome,
+}
+
 /// Q2 by hand: 5-minute batches anchored at the first event. Sums as Esper
 /// keeps them: a batch's amounts are added as they arrive and subtracted,
 /// in the same order, when the batch leaves at the next flush (the engine
@@ -457,34 +617,34 @@ struct TransferRow<'a> {
 /// each batch does not). At a flush, the wallets of this and the previous
 /// batch post their sums.
 #[inline(never)]
-fn hand_q2(data: &[u8]) -> Outcome {
+fn hand_q2(state: &mut HandQ2, data: &[u8]) {
     const T: i64 = 300_000;
-    let mut next_flush: Option<i64> = None;
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
-    // Per wallet: sum, count, and the last flush that listed it.
-    let mut sums: Vec<(f64, u64, u64)> = Vec::new();
-    // The batch being collected and the previous one: (wallet id, amount).
-    let mut current: Vec<(u32, f64)> = Vec::new();
-    let mut previous: Vec<(u32, f64)> = Vec::new();
-    let mut flushes = 0u64;
-    let mut changed: Vec<u32> = Vec::new();
-    let mut out = Outcome::default();
+    let HandQ2 {
+        next_flush,
+        ids,
+        names,
+        sums,
+        current,
+        previous,
+        flushes,
+        changed,
+        out,
+    } = state;
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(r) = serde_json::from_slice::<TransferRow>(line) else {
             continue;
         };
         while let Some(f) = next_flush.filter(|f| *f <= r.ts) {
-            flushes += 1;
+            *flushes += 1;
             changed.clear();
-            for &(id, _) in current.iter().chain(&previous) {
+            for &(id, _) in current.iter().chain(previous.iter()) {
                 let listed = &mut sums[id as usize].2;
-                if *listed != flushes {
-                    *listed = flushes;
+                if *listed != *flushes {
+                    *listed = *flushes;
                     changed.push(id);
                 }
             }
-            for &(id, amount) in &previous {
+            for &(id, amount) in previous.iter() {
                 let (sum, n, _) = &mut sums[id as usize];
                 *sum -= amount;
                 *n -= 1;
@@ -493,15 +653,15 @@ fn hand_q2(data: &[u8]) -> Outcome {
                     *sum = 0.0;
                 }
             }
-            for &id in &changed {
+            for &id in changed.iter() {
                 let (sum, n, _) = sums[id as usize];
                 if n > 0 && sum > 10_000.0 {
                     out.add_row([Cell::Str(&names[id as usize]), Cell::Num(sum)]);
                 }
             }
-            std::mem::swap(&mut current, &mut previous);
+            std::mem::swap(current, previous);
             current.clear();
-            next_flush = (!previous.is_empty()).then_some(f + T);
+            *next_flush = (!previous.is_empty()).then_some(f + T);
         }
         next_flush.get_or_insert(r.ts + T);
         let next = ids.len() as u32;
@@ -516,7 +676,6 @@ fn hand_q2(data: &[u8]) -> Outcome {
         sums[id as usize].1 += 1;
         current.push((id, r.amount));
     }
-    out
 }
 
 #[derive(serde::Deserialize)]
@@ -531,15 +690,20 @@ struct TradeRow<'a> {
     ts: i64,
 }
 
+#[derive(Default)]
+struct HandQ3 {
+    /// Per token: waiting (start time, side is buy, wallet), oldest first.
+    waiting: HashMap<String, Vec<(i64, bool, String)>>,
+    out: Outcome,
+}
+
 /// Q3 by hand: large trades wait per token for 60 s; a later large trade of
 /// the same token on the other side completes (and ends) every waiting one,
 /// then starts its own wait.
 #[inline(never)]
-fn hand_q3(data: &[u8]) -> Outcome {
+fn hand_q3(state: &mut HandQ3, data: &[u8]) {
     const WITHIN: i64 = 60_000;
-    // Per token: waiting (start time, side is buy, wallet), oldest first.
-    let mut waiting: HashMap<String, Vec<(i64, bool, String)>> = HashMap::new();
-    let mut out = Outcome::default();
+    let HandQ3 { waiting, out } = state;
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(r) = serde_json::from_slice::<TradeRow>(line) else {
             continue;
@@ -562,7 +726,6 @@ fn hand_q3(data: &[u8]) -> Outcome {
         });
         list.push((r.ts, buy, r.wallet.into_owned()));
     }
-    out
 }
 
 /// Nanoseconds this thread has run on a CPU (Linux `schedstat`).

@@ -156,29 +156,31 @@ fn query() -> impl Strategy<Value = Query> {
         )
 }
 
-fn events() -> impl Strategy<Value = Vec<Ev>> {
+/// Events with gaps below `max_gap` ms over keys `0..keys`, `len` of them.
+fn events_of(
+    max_gap: i64,
+    keys: i64,
+    len: std::ops::Range<usize>,
+) -> impl Strategy<Value = Vec<Ev>> {
     proptest::collection::vec(
         (
-            prop_oneof![Just(0i64), 1i64..2000],
-            0i64..4,
+            prop_oneof![Just(0i64), 1i64..max_gap],
+            0i64..keys,
             proptest::option::weighted(0.85, -5i64..20),
         ),
-        0..60,
+        len,
     )
 }
 
-/// Many keys, each in the window for a short while: groups are left
-/// without events and come back, and those left behind pile up until they
-/// are cleared out together (see `Group::vacant` in the result set).
+fn events() -> impl Strategy<Value = Vec<Ev>> {
+    events_of(2000, 4, 0..60)
+}
+
+/// Many keys, each in the window for a short while: groups keep leaving
+/// (their slots freed, the last group moving into their place) and coming
+/// back (slots reused).
 fn churning_events() -> impl Strategy<Value = Vec<Ev>> {
-    proptest::collection::vec(
-        (
-            prop_oneof![Just(0i64), 1i64..300],
-            0i64..300,
-            proptest::option::weighted(0.85, -5i64..20),
-        ),
-        200..700,
-    )
+    events_of(300, 300, 200..700)
 }
 
 fn same_delivery(q: &Query, evs: &[Ev], at: usize) -> Result<(), TestCaseError> {

@@ -63,6 +63,9 @@ pub struct Engine {
     timers: Vec<Option<EventTime>>,
     pub(crate) now: EventTime,
     pub(crate) seq: u64,
+    /// `insert into` events of the current step waiting for their readers,
+    /// in the order they were produced; empty between calls.
+    routed: VecDeque<Arc<Event>>,
     /// `insert into` events dropped because a step routed too many.
     pub routing_overflows: u64,
 }
@@ -81,6 +84,7 @@ impl Engine {
             timers: Vec::new(),
             now: start,
             seq: 0,
+            routed: VecDeque::new(),
             routing_overflows: 0,
         };
         engine.add_statements(bound)?;
@@ -222,7 +226,6 @@ impl Engine {
     pub fn advance_to(&mut self, t: EventTime, out: &mut Vec<Delivery>) {
         while let Some(next) = self.next_timer().filter(|n| *n <= t) {
             self.now = self.now.max(next);
-            let mut routed = VecDeque::new();
             for i in 0..self.statements.len() {
                 // A statement with nothing due has nothing to do; `on_time`
                 // checks each of the statement's timers itself.
@@ -233,12 +236,10 @@ impl Engine {
                 self.statements[i].on_time(self.now, &mut self.seq, &mut outputs);
                 self.timers[i] = self.statements[i].next_timer();
                 if !outputs.is_empty() {
-                    self.deliver(i, outputs, &mut routed, out);
+                    self.deliver(i, outputs, out);
                 }
             }
-            if !routed.is_empty() {
-                self.route(routed, out);
-            }
+            self.route(out);
         }
         self.now = self.now.max(t);
     }
@@ -252,7 +253,6 @@ impl Engine {
     ) {
         self.seq += 1;
         let id = ty.id.0 as usize;
-        let mut routed = VecDeque::new();
         let new_event = |fields: EventFields| Event {
             ty: ty.clone(),
             time: self.now,
@@ -270,27 +270,20 @@ impl Engine {
                     }
                     _ => Box::new(new_event(fields.into_event_fields())),
                 };
-                self.dispatch(EventArg::Borrowed(&event), &mut routed, out);
+                self.dispatch(EventArg::Borrowed(&event), out);
                 if let Some(Handover::Lent(lent)) = self.handover.get_mut(id) {
                     *lent = Some(event);
                 }
             }
             Some(Handover::Shared) | None => {
                 let event = Arc::new(new_event(fields.into_event_fields()));
-                self.dispatch(EventArg::Shared(&event), &mut routed, out);
+                self.dispatch(EventArg::Shared(&event), out);
             }
         }
-        if !routed.is_empty() {
-            self.route(routed, out);
-        }
+        self.route(out);
     }
 
-    fn dispatch(
-        &mut self,
-        event: EventArg<'_>,
-        routed: &mut VecDeque<Arc<Event>>,
-        out: &mut Vec<Delivery>,
-    ) {
+    fn dispatch(&mut self, event: EventArg<'_>, out: &mut Vec<Delivery>) {
         let ty = event.ty.id.0 as usize;
         let targets = self.routes.get(ty).map_or(0, Vec::len);
         for k in 0..targets {
@@ -299,30 +292,27 @@ impl Engine {
             self.statements[i].on_event(event, self.now, &mut self.seq, &mut outputs);
             self.timers[i] = self.statements[i].next_timer();
             if !outputs.is_empty() {
-                self.deliver(i, outputs, routed, out);
+                self.deliver(i, outputs, out);
             }
         }
     }
 
-    fn route(&mut self, mut routed: VecDeque<Arc<Event>>, out: &mut Vec<Delivery>) {
+    /// Hands the step's `insert into` events to their readers, first
+    /// produced first; those they produce in turn join the back of the queue.
+    fn route(&mut self, out: &mut Vec<Delivery>) {
         let mut count = 0;
-        while let Some(e) = routed.pop_front() {
+        while let Some(e) = self.routed.pop_front() {
             count += 1;
             if count > MAX_ROUTED_PER_STEP {
-                self.routing_overflows += 1 + routed.len() as u64;
+                self.routing_overflows += 1 + self.routed.len() as u64;
+                self.routed.clear();
                 return;
             }
-            self.dispatch(EventArg::Shared(&e), &mut routed, out);
+            self.dispatch(EventArg::Shared(&e), out);
         }
     }
 
-    fn deliver(
-        &mut self,
-        i: usize,
-        outputs: Vec<Output>,
-        routed: &mut VecDeque<Arc<Event>>,
-        out: &mut Vec<Delivery>,
-    ) {
+    fn deliver(&mut self, i: usize, outputs: Vec<Output>, out: &mut Vec<Delivery>) {
         for o in outputs {
             if let Some(target) = &self.statements[i].plan.insert_into {
                 let ty = target.event_type.clone();
@@ -340,7 +330,7 @@ impl Engine {
                         .iter()
                         .map(|m| m.and_then(|c| row.get(c).cloned()).unwrap_or(Value::Null))
                         .collect();
-                    routed.push_back(Arc::new(Event {
+                    self.routed.push_back(Arc::new(Event {
                         ty: ty.clone(),
                         time: self.now,
                         seq: self.seq,

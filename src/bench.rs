@@ -382,6 +382,9 @@ fn engine_json(run: &mut EngineRun, data: &[u8]) {
         };
         engine.advance_to(t, out);
         engine.send(&ev.ty, ev.fields, out);
+        if out.is_empty() {
+            continue;
+        }
         for delivery in out.drain(..) {
             for row in &delivery.output.insert {
                 outcome.add_values(row);

@@ -153,7 +153,6 @@ impl Statement {
         seq: &mut u64,
         out: &mut Vec<Output>,
     ) {
-        let mut delta = Delta::default();
         match &self.plan.input {
             InputPlan::Stream { filter, .. } => {
                 if let Some(f) = filter
@@ -183,10 +182,12 @@ impl Statement {
                         return;
                     }
                 };
+                let mut delta = Delta::default();
                 match window {
                     Some(w) => w.insert(event.shared(), now, &mut delta),
                     None => delta.inserted.push(event.shared()),
                 }
+                self.step(delta, now, out);
             }
             InputPlan::Pattern(_) => {
                 let (Some(m), Some(ty)) = (&mut self.matcher, &self.match_type) else {
@@ -196,10 +197,8 @@ impl Statement {
                 m.on_event(&event.shared(), &mut matches);
                 let matches = match_events(ty, matches, now, seq);
                 self.step_matches(matches, now, out);
-                return;
             }
         }
-        self.step(delta, now, out);
     }
 
     /// Esper hands each pattern match to the statement on its own (so an

@@ -303,8 +303,9 @@ fn convert(
 /// then takes the serde path). `text`: the same bytes as a `str`, when they
 /// are known to be UTF-8 (otherwise each string used is checked).
 ///
-/// A line with the shape of the type's last line (see [`Layout`]) is read
-/// value by value; any other is read key by key and its shape learned.
+/// A line with the learned shape of its type's lines (see [`Layout`]) is
+/// read value by value; any other is read key by key, and its shape is
+/// learned when the line before it did not fit either.
 pub(crate) fn decode_flat(
     bytes: &[u8],
     text: Option<&str>,

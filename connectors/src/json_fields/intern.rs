@@ -49,7 +49,7 @@ pub(crate) struct TypeStrings {
     pub(crate) plain_names: bool,
     /// Per field.
     pub(crate) fields: Box<[FieldCache]>,
-    /// The shape of the type's last line decoded key by key.
+    /// The shape learned from the type's lines (see [`Layout`]).
     pub(crate) layout: Layout,
 }
 

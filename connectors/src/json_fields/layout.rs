@@ -1,5 +1,5 @@
-//! The shape of a type's last line, learned by the fast path: the bytes
-//! between its values (keys, colons, commas, spaces) and the field each
+//! The shape of a type's lines, learned by the fast path from one of them:
+//! the bytes between its values (keys, colons, commas, spaces) and the field each
 //! value goes to. A source's lines are usually written by one program, so
 //! the next line of the type has the same bytes between its values: it is
 //! decoded by comparing those bytes and reading the values, without finding
@@ -9,9 +9,9 @@
 //! extra or missing key, other spacing) is not taken here: the caller
 //! decodes it key by key, as before, and learns its shape when the line
 //! before it did not fit either (a source whose lines take turns between
-//! two shapes keeps the first one instead of learning at every line). Values are read
-//! and converted by the same code as the key-by-key path, so a line taken
-//! here decodes exactly as it would there.
+//! two shapes keeps the first one instead of learning at every line).
+//! Values are read and converted by the same code as the key-by-key path,
+//! so a line taken here decodes exactly as it would there.
 use std::ops::Range;
 
 /// One value of the learned line.

@@ -5,7 +5,7 @@ mod snapshot;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::expr::BoundExpr;
-use crate::value::{Type, Value};
+use crate::value::{Number, Type, Value};
 
 pub(crate) use snapshot::AggRowState;
 
@@ -48,47 +48,6 @@ pub struct AggSpec {
     pub ty: Type,
     /// Printed call text, to share one slot between identical calls.
     pub text: String,
-}
-
-/// A numeric aggregate value (see [`AggState::number`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Number {
-    Int(i64),
-    Float(f64),
-}
-
-impl Number {
-    /// As [`Value::sql_cmp`] orders numbers: integers exactly, otherwise as doubles.
-    pub fn sql_cmp(self, other: Number) -> Option<std::cmp::Ordering> {
-        match (self, other) {
-            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
-            (a, b) => a.as_f64().partial_cmp(&b.as_f64()),
-        }
-    }
-
-    fn as_f64(self) -> f64 {
-        match self {
-            Number::Int(i) => i as f64,
-            Number::Float(f) => f,
-        }
-    }
-
-    pub fn of(value: &Value) -> Option<Number> {
-        match value {
-            Value::Int(i) => Some(Number::Int(*i)),
-            Value::Float(f) => Some(Number::Float(*f)),
-            _ => None,
-        }
-    }
-}
-
-impl From<Number> for Value {
-    fn from(n: Number) -> Value {
-        match n {
-            Number::Int(i) => Value::Int(i),
-            Number::Float(f) => Value::Float(f),
-        }
-    }
 }
 
 /// The running state of one aggregate.

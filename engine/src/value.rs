@@ -99,10 +99,7 @@ impl Value {
     /// SQL comparison: `None` when either side is null or the types do not compare.
     pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
         match (self, other) {
-            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
-            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                self.as_f64()?.partial_cmp(&other.as_f64()?)
-            }
+            (a, b) if let (Some(a), Some(b)) = (Number::of(a), Number::of(b)) => a.sql_cmp(b),
             (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,
@@ -185,6 +182,49 @@ impl fmt::Display for Value {
             Value::Str(s) => f.write_str(s),
             Value::Event(e) => write!(f, "{}", e.to_json()),
             Value::Array(_) => write!(f, "{}", self.to_json()),
+        }
+    }
+}
+
+/// A number, as comparisons and numeric aggregates see it
+/// (see [`crate::aggregate::AggState::number`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    /// SQL order of numbers (what [`Value::sql_cmp`] uses): integers
+    /// exactly, otherwise as doubles.
+    pub fn sql_cmp(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (a, b) => a.as_f64().partial_cmp(&b.as_f64()),
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+
+    pub fn of(value: &Value) -> Option<Number> {
+        match value {
+            Value::Int(i) => Some(Number::Int(*i)),
+            Value::Float(f) => Some(Number::Float(*f)),
+            _ => None,
+        }
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        match n {
+            Number::Int(i) => Value::Int(i),
+            Number::Float(f) => Value::Float(f),
         }
     }
 }

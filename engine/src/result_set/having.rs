@@ -6,9 +6,9 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use crate::aggregate::{AggRow, Number};
+use crate::aggregate::AggRow;
 use crate::expr::{BoundExpr, CompareOp, compare_is_true, op_holds};
-use crate::value::Value;
+use crate::value::{Number, Value};
 
 /// A `having` that is a conjunction of comparisons between aggregates and
 /// constants (`having sum(x) > 1000 and count(*) >= 3`), checked exactly as

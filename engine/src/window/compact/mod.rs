@@ -254,7 +254,7 @@ impl CompactWindow {
 
     /// An entry arrives at time `now`.
     pub fn insert(&mut self, entry: Retained, now: EventTime) -> RetainedStep<'_> {
-        self.forget_removed();
+        self.clear_removed();
         let removed = &mut self.removed;
         let inserted: &[Retained] = match &mut self.kind {
             CompactKind::NoWindow { last } => {
@@ -300,17 +300,17 @@ impl CompactWindow {
         }
     }
 
-    /// Without a data window nothing is held: the caller may step an entry
-    /// without [`CompactWindow::insert`] moving it in and out.
     /// Empties the last step's removed entries; usually there are none
     /// (a `#time` window's arrival), and then nothing is called to drop them.
     #[inline(always)]
-    fn forget_removed(&mut self) {
+    fn clear_removed(&mut self) {
         if !self.removed.is_empty() {
             self.removed.clear();
         }
     }
 
+    /// Without a data window nothing is held: the caller may step an entry
+    /// without [`CompactWindow::insert`] moving it in and out.
     pub fn keeps_nothing(&self) -> bool {
         matches!(self.kind, CompactKind::NoWindow { .. })
     }
@@ -339,7 +339,7 @@ impl CompactWindow {
 
     /// Time has reached `now`: expire or flush what is due.
     pub fn on_time(&mut self, now: EventTime) -> RetainedStep<'_> {
-        self.forget_removed();
+        self.clear_removed();
         let removed = &mut self.removed;
         let inserted: &[Retained] = match &mut self.kind {
             CompactKind::Time { millis, entries } => {

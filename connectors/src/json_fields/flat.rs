@@ -350,14 +350,14 @@ pub(crate) fn decode_flat(
     let mut fields = EventFields::new();
     let ts = match read_in_layout(bytes, text, ty, typed, origin, layout, caches, &mut fields) {
         Some(ts) => {
-            layout.missed = false;
+            layout.fitted();
             ts
         }
         None => {
             fields.clear();
             let mut spans = SmallVec::<[Span; 8]>::new();
             let read = read_by_key(c, ty, typed, *plain_names, caches, &mut fields, &mut spans)?;
-            if read.learnable && layout.missed() {
+            if read.learnable && layout.missed_again() {
                 layout.learn(bytes, typed, origin, &spans);
             }
             read.ts
@@ -398,9 +398,6 @@ fn read_in_layout(
     if !layout.learned || layout.typed != typed {
         return None;
     }
-    if !layout.in_order {
-        fields.resize(ty.fields.len(), Value::Null);
-    }
     let mut ts = None;
     let mut at = origin;
     for m in &layout.members {
@@ -418,25 +415,53 @@ fn read_in_layout(
         };
         let v = c.value()?;
         at = c.i;
-        if m.is_ts
-            && let Flat::Num(Num::Int(t)) = v
-        {
-            ts = Some(t);
+        if m.is_ts {
+            ts = int_of(&v);
         }
-        let f = ty.fields.get(m.slot)?;
-        let cache = &mut caches[m.slot];
-        let value = convert(v, f.ty, |s, at| cache.intern(s, || as_str(text, s, at)))?;
-        if layout.in_order {
-            fields.push(value);
-        } else {
-            fields[m.slot] = value;
-        }
+        place(fields, m.slot, field_value(v, ty, m.slot, caches, text)?);
     }
     let tail = layout.bytes_of(&layout.tail);
     if bytes.len() - at != tail.len() || !bytes_eq(&bytes[at..], tail) {
         return None;
     }
     Some(ts)
+}
+
+/// The value of field `slot` of `ty` read as `v` (strings through the
+/// field's cache); `None` when it does not convert.
+#[inline(always)]
+fn field_value(
+    v: Flat<'_>,
+    ty: &EventType,
+    slot: usize,
+    caches: &mut [FieldCache],
+    text: Option<&str>,
+) -> Option<Value> {
+    let f = ty.fields.get(slot)?;
+    let cache = caches.get_mut(slot)?;
+    convert(v, f.ty, |s, at| cache.intern(s, || as_str(text, s, at)))
+}
+
+/// `value` into slot `i` of `fields`; slots skipped on the way are null.
+#[inline(always)]
+fn place(fields: &mut EventFields, i: usize, value: Value) {
+    if i == fields.len() {
+        fields.push(value);
+    } else if i > fields.len() {
+        fields.resize(i, Value::Null);
+        fields.push(value);
+    } else {
+        fields[i] = value;
+    }
+}
+
+/// An integer read, as an event's `ts` (other values give no time).
+#[inline(always)]
+fn int_of(v: &Flat<'_>) -> Option<i64> {
+    match v {
+        Flat::Num(Num::Int(t)) => Some(*t),
+        _ => None,
+    }
 }
 
 /// What [`read_by_key`] read besides the fields.
@@ -500,9 +525,7 @@ fn read_by_key(
                     return None;
                 }
                 ts_seen = true;
-                if let Flat::Num(Num::Int(t)) = v {
-                    ts = Some(t);
-                }
+                ts = int_of(&v);
             }
             match slot {
                 None => {
@@ -520,18 +543,7 @@ fn read_by_key(
                         return None;
                     }
                     seen |= bit;
-                    let f = &t.fields[i];
-                    let text = c.text;
-                    let value =
-                        convert(v, f.ty, |s, at| caches[i].intern(s, || as_str(text, s, at)))?;
-                    if i == fields.len() {
-                        fields.push(value);
-                    } else if i > fields.len() {
-                        fields.resize(i, Value::Null);
-                        fields.push(value);
-                    } else {
-                        fields[i] = value;
-                    }
+                    place(fields, i, field_value(v, t, i, caches, c.text)?);
                     spans.push(Span {
                         start,
                         end: c.i,

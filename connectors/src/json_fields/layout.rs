@@ -35,9 +35,7 @@ pub(crate) struct Layout {
     pub(super) typed: bool,
     pub(super) learned: bool,
     /// The last line did not fit the shape.
-    pub(super) missed: bool,
-    /// The slots are 0, 1, 2, ... in order: values are pushed, not placed.
-    pub(super) in_order: bool,
+    missed: bool,
     pub(super) members: Vec<Member>,
     /// Where the bytes after the last value sit in [`Layout::bytes`].
     pub(super) tail: Range<u32>,
@@ -72,14 +70,18 @@ impl Layout {
             at = s.end;
         }
         self.tail = self.push(&line[at..]);
-        self.in_order = spans.iter().enumerate().all(|(i, s)| s.slot == i);
         self.learned = true;
+        self.missed = false;
+    }
+
+    /// A line fitted the shape.
+    pub(super) fn fitted(&mut self) {
         self.missed = false;
     }
 
     /// A line did not fit the shape: whether to learn its shape instead
     /// (when there is none yet, or the line before did not fit either).
-    pub(super) fn missed(&mut self) -> bool {
+    pub(super) fn missed_again(&mut self) -> bool {
         let learn = !self.learned || self.missed;
         self.missed = true;
         learn

@@ -748,3 +748,34 @@ fn peak_rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both sides of a pair are fed the same chunks, so a chunk that lost or
+    /// split a line would not show as a disagreement: the chunks are the
+    /// data, in order, cut only after a newline, at most CHUNK_EVENTS lines each.
+    #[test]
+    fn chunks_are_the_data_cut_between_lines() {
+        for lines in [0, 1, CHUNK_EVENTS - 1, CHUNK_EVENTS, 2 * CHUNK_EVENTS + 7] {
+            let mut data: Vec<u8> = (0..lines)
+                .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
+                .collect();
+            for unterminated_tail in [false, true] {
+                if unterminated_tail {
+                    data.extend_from_slice(b"{\"last\":1}");
+                }
+                let chunks = chunks(&data);
+                assert_eq!(chunks.concat(), data, "{lines} lines");
+                for (k, chunk) in chunks.iter().enumerate() {
+                    let newlines = chunk.iter().filter(|b| **b == b'\n').count();
+                    assert!(newlines <= CHUNK_EVENTS, "chunk {k} has {newlines} lines");
+                    let last = k + 1 == chunks.len();
+                    assert!(last || chunk.ends_with(b"\n"), "chunk {k} splits a line");
+                    assert!(last || newlines == CHUNK_EVENTS, "chunk {k} is short");
+                }
+            }
+        }
+    }
+}

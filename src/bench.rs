@@ -157,8 +157,8 @@ pub fn run(args: BenchArgs) -> ExitCode {
             ratio,
         } = paired(
             args.runs,
-            || Counted::new(decode_only),
-            || Counted::new(hand_decode_only),
+            || Counted::new(q1_decoder(), decode_only),
+            || Counted::new((), hand_decode_only),
             &chunks(&data),
             args.events,
         );
@@ -390,35 +390,44 @@ fn engine_json(run: &mut EngineRun, data: &[u8]) {
     }
 }
 
-/// A side that counts what a function gives for each chunk.
-struct Counted {
-    count: fn(&[u8]) -> u64,
+/// A side that counts what a function gives for each chunk, from state
+/// kept across chunks.
+struct Counted<S> {
+    state: S,
+    count: fn(&mut S, &[u8]) -> u64,
     total: u64,
 }
 
-impl Counted {
-    fn new(count: fn(&[u8]) -> u64) -> Counted {
-        Counted { count, total: 0 }
+impl<S> Counted<S> {
+    fn new(state: S, count: fn(&mut S, &[u8]) -> u64) -> Counted<S> {
+        Counted {
+            state,
+            count,
+            total: 0,
+        }
     }
 }
 
-impl Fed for Counted {
+impl<S> Fed for Counted<S> {
     type Out = u64;
     fn feed(&mut self, lines: &[u8]) {
-        self.total += (self.count)(lines);
+        self.total += (self.count)(&mut self.state, lines);
     }
     fn finish(self) -> u64 {
         self.total
     }
 }
 
+/// The engine's decoder of Q1's lines (none if Q1 did not load).
+fn q1_decoder() -> Option<JsonLinesDecoder> {
+    let bound = crate::rules::load_text("bench.epl", Q1, &TypeRegistry::default()).ok()?;
+    JsonLinesDecoder::new(bound.registry, Some("TemperatureEvent")).ok()
+}
+
 /// The engine's decoding alone (`--only decode`, not part of the default run).
 #[inline(never)]
-fn decode_only(data: &[u8]) -> u64 {
-    let Ok(bound) = crate::rules::load_text("bench.epl", Q1, &TypeRegistry::default()) else {
-        return 0;
-    };
-    let Ok(mut decoder) = JsonLinesDecoder::new(bound.registry, Some("TemperatureEvent")) else {
+fn decode_only(decoder: &mut Option<JsonLinesDecoder>, data: &[u8]) -> u64 {
+    let Some(decoder) = decoder else {
         return 0;
     };
     data.split(|b| *b == b'\n')
@@ -428,7 +437,7 @@ fn decode_only(data: &[u8]) -> u64 {
 }
 
 #[inline(never)]
-fn hand_decode_only(data: &[u8]) -> u64 {
+fn hand_decode_only(_: &mut (), data: &[u8]) -> u64 {
     data.split(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice::<Reading>(l).ok())
         .map(|r| u64::from(r.ts >= 0))

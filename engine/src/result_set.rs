@@ -1,5 +1,6 @@
 //! Turns what a window inserted and removed into output rows, following
 //! Esper's five output shapes (see [`Shape`]).
+mod groups;
 mod having;
 mod retained;
 mod snapshot;
@@ -12,12 +13,12 @@ use smallvec::SmallVec;
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::Event;
 use crate::expr::Scope;
-use crate::plan::{InputPlan, Shape, StatementPlan, WindowStorage};
+use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::value::Value;
-use crate::window::{EventRef, GroupKey, KeyMap, KeyOne, KeyRef};
+use crate::window::{EventRef, GroupKey};
 
+use groups::GroupTable;
 use having::AggCondition;
-use retained::SlotTable;
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
 /// One output row: its column values, sort keys for `order by`, and the
@@ -42,14 +43,11 @@ pub struct ResultSet {
     plan: Arc<StatementPlan>,
     is_pattern: bool,
     ungrouped: AggRow,
-    groups: KeyMap<Group>,
+    groups: GroupTable,
     /// Steps processed: marks the groups a step changed (see [`Group::touched`]).
     steps: u64,
     /// Aggregate values of the row being built, reused from row to row.
     scratch: Vec<Value>,
-    /// Stable group slots, for a window that keeps aggregate inputs
-    /// ([`WindowStorage::AggregateInputs`]): its entries name their group by slot.
-    slots: Option<SlotTable>,
     /// The slots of the groups the batch being collected counts in, in
     /// first-seen order, when a batch window's arrivals are applied as they
     /// come (see [`ResultSet::arrive_in_batch`]).
@@ -69,8 +67,6 @@ struct Group {
     /// The last step that changed the group, and the group's place in that
     /// step's list of changed groups.
     touched: (u64, usize),
-    /// The group's slot in [`ResultSet::slots`] (`u32::MAX` without slots).
-    slot: u32,
 }
 
 impl Group {
@@ -79,14 +75,13 @@ impl Group {
             aggs: AggRow::new(&plan.aggregates),
             representative,
             touched: (0, 0),
-            slot: u32::MAX,
         }
     }
 }
 
-/// Each event of a step with its group's index in the map, and whether it
-/// entered (`true`) or left.
-type Keyed<'e> = SmallVec<[(usize, &'e EventRef, bool); 2]>;
+/// Each event of a step with its group's slot, and whether it entered
+/// (`true`) or left.
+type Keyed<'e> = SmallVec<[(u32, &'e EventRef, bool); 2]>;
 
 /// Which streams of rows a step must produce.
 #[derive(Debug, Clone, Copy)]
@@ -102,10 +97,9 @@ impl ResultSet {
         ResultSet {
             is_pattern,
             ungrouped,
-            groups: KeyMap::default(),
+            groups: GroupTable::default(),
             steps: 0,
             scratch: Vec::new(),
-            slots: (plan.storage == WindowStorage::AggregateInputs).then(SlotTable::default),
             batch_groups: Vec::new(),
             having_on_aggs: plan.having.as_ref().and_then(AggCondition::of),
             plan,
@@ -208,53 +202,55 @@ impl ResultSet {
                 // One entry per changed group, in first-seen order, the step's
                 // last event of the group as its representative.
                 self.steps += 1;
-                let mut changed: SmallVec<[(usize, &EventRef); 2]> = SmallVec::new();
-                for &(idx, e, _) in &keyed {
-                    let group = &mut self.groups[idx];
+                let mut changed: SmallVec<[(u32, &EventRef); 2]> = SmallVec::new();
+                for &(slot, e, _) in &keyed {
+                    let Some(group) = self.groups.group_mut(slot) else {
+                        continue;
+                    };
                     if group.touched.0 == self.steps {
                         changed[group.touched.1].1 = e;
                     } else {
                         group.touched = (self.steps, changed.len());
-                        changed.push((idx, e));
+                        changed.push((slot, e));
                     }
                 }
                 let mut aggs = std::mem::take(&mut self.scratch);
                 if want.remove {
-                    for &(idx, e) in &changed {
-                        out.remove.extend(self.group_row_at(idx, e, &mut aggs));
+                    for &(slot, e) in &changed {
+                        out.remove.extend(self.group_row_at(slot, e, &mut aggs));
                     }
                 }
                 self.apply_grouped(&keyed);
                 if want.insert {
-                    for &(idx, e) in &changed {
-                        out.insert.extend(self.group_row_at(idx, e, &mut aggs));
+                    for &(slot, e) in &changed {
+                        out.insert.extend(self.group_row_at(slot, e, &mut aggs));
                     }
                 }
                 self.scratch = aggs;
-                self.drop_empty_groups(changed.iter().map(|(idx, _)| *idx));
+                self.drop_empty_groups(changed.iter().map(|(slot, _)| *slot));
             }
             Shape::AggregatedGrouped => {
                 let keyed = self.keyed(inserted, removed);
                 self.apply_grouped(&keyed);
                 let mut aggs = std::mem::take(&mut self.scratch);
-                for &(idx, e, enter) in &keyed {
+                for &(slot, e, enter) in &keyed {
                     let (wanted, rows) = if enter {
                         (want.insert, &mut out.insert)
                     } else {
                         (want.remove, &mut out.remove)
                     };
                     if wanted {
-                        rows.extend(self.group_row_at(idx, e, &mut aggs));
+                        rows.extend(self.group_row_at(slot, e, &mut aggs));
                     }
                 }
                 self.scratch = aggs;
-                self.drop_empty_groups(keyed.iter().map(|(idx, _, _)| *idx));
+                self.drop_empty_groups(keyed.iter().map(|(slot, _, _)| *slot));
             }
         }
         out
     }
 
-    /// Each event of the step with the index of its group (created empty when
+    /// Each event of the step with the slot of its group (created empty when
     /// new: its values are those of no rows), inserted first. The key is
     /// evaluated and looked up once per event, without allocating unless the
     /// group is new.
@@ -262,66 +258,42 @@ impl ResultSet {
         let mut keyed = Keyed::with_capacity(inserted.len() + removed.len());
         for (events, enter) in [(inserted, true), (removed, false)] {
             for e in events {
-                keyed.push((self.group_index(e), e, enter));
+                keyed.push((self.group_slot(e), e, enter));
             }
         }
         keyed
     }
 
-    fn group_index(&mut self, event: &EventRef) -> usize {
-        self.group_index_of(event, || event.clone())
+    fn group_slot(&mut self, event: &EventRef) -> u32 {
+        self.group_slot_of(event, || event.clone())
     }
 
-    /// [`ResultSet::group_index`] of `event`, which `share` gives as the
+    /// [`ResultSet::group_slot`] of `event`, which `share` gives as the
     /// representative of a new group.
-    fn group_index_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> usize {
+    fn group_slot_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> u32 {
         let plan = &self.plan;
         let scope = self.scope(Some(event), &[]);
         let key = if let [only] = plan.group_by.as_slice() {
             let value = only.eval_cow(&scope);
-            if let Some(idx) = self.groups.get_index_of(&KeyOne(&value)) {
-                return idx;
+            if let Some(slot) = self.groups.find_one(&value) {
+                return slot;
             }
             GroupKey(smallvec::smallvec![value.into_owned()])
         } else {
             let values = GroupKey::values(&plan.group_by, &scope);
-            if let Some(idx) = self.groups.get_index_of(&KeyRef(&values)) {
-                return idx;
+            if let Some(slot) = self.groups.find_values(&values) {
+                return slot;
             }
             GroupKey(values.into_iter().map(Cow::into_owned).collect())
         };
         let group = Group::new(plan, share());
-        self.insert_group(key, group)
+        self.groups.insert(key, group)
     }
 
-    /// Adds a new group (giving it a slot when the result set has slots);
-    /// returns its index in the map.
-    fn insert_group(&mut self, key: GroupKey, mut group: Group) -> usize {
-        let idx = self.groups.len();
-        if let Some(slots) = &mut self.slots {
-            group.slot = slots.allocate(idx);
-        }
-        self.groups.insert_full(key, group).0
-    }
-
-    /// Takes the group at `idx` out (its slot, if any, is freed; the last
-    /// group moves into its index).
-    fn remove_group_at(&mut self, idx: usize) {
-        let Some((_, gone)) = self.groups.swap_remove_index(idx) else {
-            return;
-        };
-        if let Some(slots) = &mut self.slots {
-            slots.free(gone.slot);
-            if let Some((_, moved)) = self.groups.get_index(idx) {
-                slots.moved(moved.slot, idx);
-            }
-        }
-    }
-
-    /// The row of the group at `idx` for `event`, if `having` passes; `aggs`
+    /// The row of the group in `slot` for `event`, if `having` passes; `aggs`
     /// is scratch space for the group's aggregate values.
-    fn group_row_at(&self, idx: usize, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
-        let (key, group) = self.groups.get_index(idx)?;
+    fn group_row_at(&self, slot: u32, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
+        let (key, group) = self.groups.get(slot)?;
         if self
             .having_on_aggs
             .as_ref()
@@ -346,9 +318,11 @@ impl ResultSet {
     fn apply_grouped(&mut self, keyed: &Keyed<'_>) {
         let plan = &self.plan;
         let keep_representative = plan.output.is_some();
-        for &(idx, e, enter) in keyed {
+        for &(slot, e, enter) in keyed {
             let scope = scope(self.is_pattern, Some(e), &[]);
-            let group = &mut self.groups[idx];
+            let Some(group) = self.groups.group_mut(slot) else {
+                continue;
+            };
             // Only output limiting reads a group's latest event; replacing it
             // otherwise would cost a cache miss on the previous one per event.
             if enter && keep_representative {
@@ -358,27 +332,11 @@ impl ResultSet {
         }
     }
 
-    /// Removes the groups left without events, in the order given (the
-    /// indices are those before any removal).
-    fn drop_empty_groups(&mut self, indices: impl Iterator<Item = usize>) {
-        let empty = indices
-            .filter_map(|idx| self.groups.get_index(idx))
-            .filter(|(_, g)| g.aggs.events <= 0);
-        if self.slots.is_some() {
-            // By slot: no key is cloned or hashed again (a batch flush
-            // empties most groups of the previous batch).
-            let slots: Vec<u32> = empty.map(|(_, g)| g.slot).collect();
-            for slot in slots {
-                if let Some(idx) = self.slot_index(slot) {
-                    self.remove_group_at(idx);
-                }
-            }
-        } else {
-            let keys: SmallVec<[GroupKey; 1]> = empty.map(|(k, _)| k.clone()).collect();
-            for k in &keys {
-                if let Some(idx) = self.groups.get_index_of(k) {
-                    self.remove_group_at(idx);
-                }
+    /// Removes the groups left without events, in the order given.
+    fn drop_empty_groups(&mut self, slots: impl Iterator<Item = u32>) {
+        for slot in slots {
+            if self.groups.group(slot).is_some_and(|g| g.aggs.events <= 0) {
+                self.groups.remove(slot);
             }
         }
     }
@@ -386,7 +344,7 @@ impl ResultSet {
     /// Current aggregate values of a group; a group without events has the
     /// values of no rows (count 0, sum null).
     fn group_values(&self, key: &GroupKey) -> Vec<Value> {
-        match self.groups.get(key) {
+        match self.groups.get_by_key(key) {
             Some(g) => g.aggs.values(),
             None => AggRow::new(&self.plan.aggregates).values(),
         }
@@ -402,14 +360,14 @@ impl ResultSet {
     pub fn group_row(&self, key: &GroupKey, representative: &EventRef) -> Option<Row> {
         let rep = self
             .groups
-            .get(key)
+            .get_by_key(key)
             .map_or(representative, |g| &g.representative);
         self.row(Some(key), Some(rep), &self.group_values(key))
     }
 
     /// The latest event of a live group.
     pub fn representative(&self, key: &GroupKey) -> Option<&EventRef> {
-        self.groups.get(key).map(|g| &g.representative)
+        self.groups.get_by_key(key).map(|g| &g.representative)
     }
 
     /// `output snapshot`: the rows of the current state.

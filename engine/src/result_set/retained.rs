@@ -15,54 +15,6 @@ use crate::time::EventTime;
 use crate::value::Value;
 use crate::window::compact::{AggInputs, GroupSlot, Retained, RetainedStep};
 
-/// Slot -> the group's index in the map. Slots of removed groups are reused;
-/// no window entry names a freed slot, since a group is removed only once
-/// no entry counts in it.
-#[derive(Debug, Default)]
-pub(super) struct SlotTable {
-    index: Vec<u32>,
-    free: Vec<u32>,
-}
-
-impl SlotTable {
-    pub(super) fn allocate(&mut self, idx: usize) -> u32 {
-        let idx = idx as u32;
-        match self.free.pop() {
-            Some(slot) => {
-                self.index[slot as usize] = idx;
-                slot
-            }
-            None => {
-                self.index.push(idx);
-                (self.index.len() - 1) as u32
-            }
-        }
-    }
-
-    pub(super) fn free(&mut self, slot: u32) {
-        self.free.push(slot);
-    }
-
-    /// The group with `slot` now sits at `idx`.
-    pub(super) fn moved(&mut self, slot: u32, idx: usize) {
-        if let Some(i) = self.index.get_mut(slot as usize) {
-            *i = idx as u32;
-        }
-    }
-
-    pub(super) fn index_of(&self, slot: u32) -> Option<usize> {
-        self.index.get(slot as usize).map(|i| *i as usize)
-    }
-
-    /// Slots equal to indices: the table of groups restored in saved order.
-    pub(super) fn identity(groups: usize) -> SlotTable {
-        SlotTable {
-            index: (0..groups as u32).collect(),
-            free: Vec::new(),
-        }
-    }
-}
-
 impl ResultSet {
     /// What a compact window keeps of `event`, which arrived at `now`: its
     /// group (created when new) and its aggregate inputs; only its place in
@@ -75,8 +27,7 @@ impl ResultSet {
     ) -> Retained {
         let (slot, args) = if counted {
             let slot = if self.plan.shape.grouped() {
-                let idx = self.group_index_of(&event, || event.shared());
-                self.groups[idx].slot
+                self.group_slot_of(&event, || event.shared())
             } else {
                 0
             };
@@ -118,23 +69,21 @@ impl ResultSet {
         let mut aggs = std::mem::take(&mut self.scratch);
         let scope = Scope::event(&event);
         let mut kept = AggInputs::new();
-        let (group, slot) = if self.plan.shape.grouped() {
-            let idx = self.group_index_of(&event, || event.shared());
+        let (grouped, slot) = if self.plan.shape.grouped() {
+            let slot = self.group_slot_of(&event, || event.shared());
             if want.remove {
-                let rep = &self.groups[idx].representative;
-                out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
+                out.remove.extend(self.current_group_row(slot, &mut aggs));
             }
-            let group = &mut self.groups[idx];
-            let specs = &self.plan.aggregates;
-            apply_event(&mut group.aggs, specs, &scope, event.seq, true, |v| {
-                keep::<KEEP>(&mut kept, v)
-            });
-            let slot = group.slot;
+            if let Some(group) = self.groups.group_mut(slot) {
+                let specs = &self.plan.aggregates;
+                apply_event(&mut group.aggs, specs, &scope, event.seq, true, |v| {
+                    keep::<KEEP>(&mut kept, v)
+                });
+            }
             if want.insert {
-                let rep = &self.groups[idx].representative;
-                out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+                out.insert.extend(self.current_group_row(slot, &mut aggs));
             }
-            (Some(idx), slot)
+            (true, slot)
         } else {
             if want.remove {
                 self.ungrouped.values_into(&mut aggs);
@@ -148,12 +97,12 @@ impl ResultSet {
                 self.ungrouped.values_into(&mut aggs);
                 out.insert.extend(self.row(None, None, &aggs));
             }
-            (None, 0)
+            (false, 0)
         };
         self.scratch = aggs;
         Arrived {
             rows: out,
-            group,
+            grouped,
             slot,
             kept,
         }
@@ -180,20 +129,22 @@ impl ResultSet {
             remove: false,
         };
         let arrived = self.arrival::<true>(event, none);
-        if let Some(idx) = arrived.group {
-            self.join_batch(idx);
+        if arrived.grouped {
+            self.join_batch(arrived.slot);
         }
         arrived.kept_at(now, event.seq).1
     }
 
-    /// The group at `idx` counts an entry of the batch being collected: it is
-    /// marked with the step of the coming flush and listed once.
-    fn join_batch(&mut self, idx: usize) {
+    /// The group in `slot` counts an entry of the batch being collected: it
+    /// is marked with the step of the coming flush and listed once.
+    fn join_batch(&mut self, slot: u32) {
         let flush = self.steps + 1;
-        let group = &mut self.groups[idx];
+        let Some(group) = self.groups.group_mut(slot) else {
+            return;
+        };
         if group.touched.0 != flush {
             group.touched = (flush, self.batch_groups.len());
-            self.batch_groups.push(group.slot);
+            self.batch_groups.push(slot);
         }
     }
 
@@ -205,9 +156,7 @@ impl ResultSet {
             return;
         }
         for slot in current.iter().filter_map(|e| e.slot()) {
-            if let Some(idx) = self.slot_index(slot) {
-                self.join_batch(idx);
-            }
+            self.join_batch(slot);
         }
     }
 
@@ -236,13 +185,16 @@ impl ResultSet {
         }
         // Changed groups in first-seen order: the batch's, then the previous batch's others.
         let mut batch = std::mem::take(&mut self.batch_groups);
-        let mut changed: Changed = batch.iter().filter_map(|s| self.slot_index(*s)).collect();
+        let mut changed: Changed = batch.iter().copied().collect();
         for e in step.removed {
-            let Some(idx) = self.group_of(e) else {
+            let Some(slot) = e.slot() else {
                 continue;
             };
-            apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, false);
-            self.touch(idx, &mut changed);
+            let Some(group) = self.groups.group_mut(slot) else {
+                continue;
+            };
+            apply_inputs(&mut group.aggs, &self.plan.aggregates, e, false);
+            self.touch(slot, &mut changed);
         }
         if want.insert {
             self.rows_of(&changed, &mut out.insert);
@@ -289,9 +241,7 @@ impl ResultSet {
                 let mut changed = Changed::new();
                 for (entries, _) in both {
                     for slot in entries.iter().filter_map(|e| e.slot()) {
-                        if let Some(idx) = self.slot_index(slot) {
-                            self.touch(idx, &mut changed);
-                        }
+                        self.touch(slot, &mut changed);
                     }
                 }
                 if want.remove {
@@ -299,10 +249,9 @@ impl ResultSet {
                 }
                 for (entries, enter) in both {
                     for e in entries {
-                        let Some(idx) = self.group_of(e) else {
+                        let Some(group) = e.slot().and_then(|s| self.groups.group_mut(s)) else {
                             continue;
                         };
-                        let group = &mut self.groups[idx];
                         apply_inputs(&mut group.aggs, &self.plan.aggregates, e, enter);
                     }
                 }
@@ -317,83 +266,83 @@ impl ResultSet {
         out
     }
 
-    /// Lists the group at `idx` in `changed` the first time this step
+    /// Lists the group in `slot` in `changed` the first time this step
     /// (`self.steps`) touches it.
-    fn touch(&mut self, idx: usize, changed: &mut Changed) {
-        let group = &mut self.groups[idx];
+    fn touch(&mut self, slot: u32, changed: &mut Changed) {
+        let Some(group) = self.groups.group_mut(slot) else {
+            return;
+        };
         if group.touched.0 != self.steps {
             group.touched = (self.steps, changed.len());
-            changed.push(idx);
+            changed.push(slot);
         }
     }
 
-    /// The current rows of the groups at `changed` (those `having` passes).
-    fn rows_of(&mut self, changed: &[usize], rows: &mut Vec<Row>) {
+    /// The current rows of the groups in `changed` (those `having` passes).
+    fn rows_of(&mut self, changed: &[u32], rows: &mut Vec<Row>) {
         let mut aggs = std::mem::take(&mut self.scratch);
-        for &idx in changed {
-            let rep = &self.groups[idx].representative;
-            rows.extend(self.group_row_at(idx, rep, &mut aggs));
+        for &slot in changed {
+            rows.extend(self.current_group_row(slot, &mut aggs));
         }
         self.scratch = aggs;
+    }
+
+    /// The current row of the group in `slot`, read through its representative.
+    fn current_group_row(&self, slot: u32, aggs: &mut Vec<Value>) -> Option<Row> {
+        let rep = &self.groups.group(slot)?.representative;
+        self.group_row_at(slot, rep, aggs)
     }
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
     fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
-        let Some(idx) = self.group_of(e) else {
+        let Some(slot) = e.slot() else {
             return;
         };
         let mut aggs = std::mem::take(&mut self.scratch);
         if want.remove {
-            let rep = &self.groups[idx].representative;
-            out.remove.extend(self.group_row_at(idx, rep, &mut aggs));
+            out.remove.extend(self.current_group_row(slot, &mut aggs));
         }
-        apply_inputs(&mut self.groups[idx].aggs, &self.plan.aggregates, e, enter);
+        let Some(group) = self.groups.group_mut(slot) else {
+            self.scratch = aggs;
+            return;
+        };
+        apply_inputs(&mut group.aggs, &self.plan.aggregates, e, enter);
+        let emptied = group.aggs.events <= 0;
         if want.insert {
-            let rep = &self.groups[idx].representative;
-            out.insert.extend(self.group_row_at(idx, rep, &mut aggs));
+            out.insert.extend(self.current_group_row(slot, &mut aggs));
         }
         self.scratch = aggs;
-        if self.groups[idx].aggs.events <= 0 {
-            self.remove_group_at(idx);
+        if emptied {
+            self.groups.remove(slot);
         }
     }
 
-    /// The index of the group `e` counts in; none when it does not count.
-    fn group_of(&self, e: &Retained) -> Option<usize> {
-        self.slot_index(e.slot()?)
-    }
-
-    pub(super) fn slot_index(&self, slot: u32) -> Option<usize> {
-        self.slots.as_ref()?.index_of(slot)
-    }
-
-    /// The saved position of the group in `slot` (its index in the map).
+    /// The saved position of the group in `slot` (its place in the listing).
     pub(crate) fn slot_position(&self, slot: u32) -> u32 {
         if !self.plan.shape.grouped() {
             return slot;
         }
-        self.slot_index(slot).map_or(u32::MAX, |i| i as u32)
+        self.groups.place(slot).unwrap_or(u32::MAX)
     }
 
     /// The slot of the group restored at `position`, if there is one.
     pub(crate) fn restored_slot(&self, position: u32) -> Option<u32> {
-        let groups = if self.plan.shape.grouped() {
-            self.groups.len()
+        if self.plan.shape.grouped() {
+            self.groups.slot_at(position)
         } else {
-            1
-        };
-        ((position as usize) < groups).then_some(position)
+            (position == 0).then_some(0)
+        }
     }
 }
 
-/// The groups one step changed, by index, in first-seen order.
-type Changed = SmallVec<[usize; 2]>;
+/// The groups one step changed, by slot, in first-seen order.
+type Changed = SmallVec<[u32; 2]>;
 
-/// What an arrival did: its rows, its group's index (grouped) and slot
+/// What an arrival did: its rows, whether it was grouped, its group's slot
 /// (0 ungrouped), and the inputs it kept.
 struct Arrived {
     rows: StepRows,
-    group: Option<usize>,
+    grouped: bool,
     slot: u32,
     kept: AggInputs,
 }

@@ -1,10 +1,9 @@
 //! Aggregation state (the ungrouped row and every group) in checkpoint form.
 use serde::{Deserialize, Serialize};
 
-use super::{Group, ResultSet, Row, SlotTable};
+use super::{Group, GroupTable, ResultSet, Row};
 use crate::aggregate::{AggRow, AggRowState};
 use crate::checkpoint::events::{EventLinker, EventWriter, StateError, ValueRecord};
-use crate::window::KeyMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ResultSetState {
@@ -59,22 +58,20 @@ impl ResultSet {
     ) -> Result<(), StateError> {
         let specs = &self.plan.aggregates;
         let ungrouped = AggRow::restore(specs, &saved.ungrouped, links)?;
-        let mut groups = KeyMap::default();
-        let slotted = self.slots.is_some();
+        // Restored in saved order into a fresh table: the group saved at
+        // position n is listed at place n.
+        let mut groups = GroupTable::default();
         for (k, aggs, rep) in &saved.groups {
+            let key = links.key(k)?;
+            if groups.find_key(&key).is_some() {
+                return Err(StateError::new(format!("group {key:?} is saved twice")));
+            }
             let group = Group {
                 aggs: AggRow::restore(specs, aggs, links)?,
                 representative: links.event(*rep)?,
                 touched: (0, 0),
-                slot: u32::MAX,
             };
-            let (idx, _) = groups.insert_full(links.key(k)?, group);
-            if slotted {
-                groups[idx].slot = idx as u32;
-            }
-        }
-        if slotted {
-            self.slots = Some(SlotTable::identity(groups.len()));
+            groups.insert(key, group);
         }
         self.ungrouped = ungrouped;
         self.groups = groups;

@@ -50,15 +50,17 @@ pub struct AggSpec {
     pub text: String,
 }
 
-/// The running state of one aggregate.
+/// The running state of one aggregate. A group's states are inline in its
+/// bucket of the group table, so what is rare (distinct values, ordered
+/// values, stddev's moments) is boxed: 32 bytes instead of 72.
 #[derive(Debug, Clone)]
 pub struct AggState {
-    /// Boxed: rare, and a group's states stay small without it (40 bytes
-    /// instead of 72; a group's states are inline in the group).
     #[allow(clippy::box_collection)]
     distinct: Option<Box<HashMap<Value, u32, foldhash::fast::RandomState>>>,
     acc: Acc,
 }
+
+const _: () = assert!(std::mem::size_of::<AggState>() == 32);
 
 #[derive(Debug, Clone)]
 enum Acc {
@@ -77,18 +79,24 @@ enum Acc {
     },
     Extreme {
         max: bool,
-        values: BTreeMap<SortKey, u32>,
+        #[allow(clippy::box_collection)]
+        values: Box<BTreeMap<SortKey, u32>>,
     },
-    Stddev {
-        sum: f64,
-        sum_sq: f64,
-        n: i64,
-    },
+    Stddev(Box<Moments>),
     /// Values by arrival sequence: first is the oldest entry, last the newest.
     Positional {
         last: bool,
-        values: BTreeMap<u64, Value>,
+        #[allow(clippy::box_collection)]
+        values: Box<BTreeMap<u64, Value>>,
     },
+}
+
+/// What `stddev` keeps: the count, sum and sum of squares of its inputs.
+#[derive(Debug, Clone, Default)]
+struct Moments {
+    sum: f64,
+    sum_sq: f64,
+    n: i64,
 }
 
 /// A value ordered for min/max.
@@ -115,24 +123,20 @@ impl AggState {
             AggFunc::Avg => Acc::Avg { sum: 0.0, n: 0 },
             AggFunc::Min => Acc::Extreme {
                 max: false,
-                values: BTreeMap::new(),
+                values: Box::default(),
             },
             AggFunc::Max => Acc::Extreme {
                 max: true,
-                values: BTreeMap::new(),
+                values: Box::default(),
             },
-            AggFunc::Stddev => Acc::Stddev {
-                sum: 0.0,
-                sum_sq: 0.0,
-                n: 0,
-            },
+            AggFunc::Stddev => Acc::Stddev(Box::default()),
             AggFunc::First => Acc::Positional {
                 last: false,
-                values: BTreeMap::new(),
+                values: Box::default(),
             },
             AggFunc::Last => Acc::Positional {
                 last: true,
-                values: BTreeMap::new(),
+                values: Box::default(),
             },
         };
         let distinct = spec.distinct.then(Box::default);
@@ -201,7 +205,8 @@ impl AggState {
                     }
                 }
             }
-            Acc::Stddev { sum, sum_sq, n } => {
+            Acc::Stddev(m) => {
+                let Moments { sum, sum_sq, n } = &mut **m;
                 if let Some(f) = value.as_f64() {
                     *sum += f * sign as f64;
                     *sum_sq += f * f * sign as f64;
@@ -256,7 +261,8 @@ impl AggState {
                 };
                 entry.map_or(Value::Null, |(k, _)| k.0.clone())
             }
-            Acc::Stddev { sum, sum_sq, n } => {
+            Acc::Stddev(m) => {
+                let Moments { sum, sum_sq, n } = &**m;
                 if *n < 2 {
                     return Value::Null;
                 }

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, AggRow, AggSpec, AggState, SortKey};
+use super::{Acc, AggRow, AggSpec, AggState, Moments, SortKey};
 use crate::checkpoint::events::{EventLinker, EventWriter, StateError, ValueRecord};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,10 +71,10 @@ impl AggState {
             Acc::Extreme { values, .. } => AccRecord::Extreme {
                 values: values.iter().map(|(k, n)| (w.value(&k.0), *n)).collect(),
             },
-            Acc::Stddev { sum, sum_sq, n } => AccRecord::Stddev {
-                sum: *sum,
-                sum_sq: *sum_sq,
-                n: *n,
+            Acc::Stddev(m) => AccRecord::Stddev {
+                sum: m.sum,
+                sum_sq: m.sum_sq,
+                n: m.n,
             },
             Acc::Positional { values, .. } => AccRecord::Positional {
                 values: values.iter().map(|(s, v)| (*s, w.value(v))).collect(),
@@ -115,14 +115,16 @@ impl AggState {
                 }
                 Acc::Extreme {
                     max: *max,
-                    values: map,
+                    values: Box::new(map),
                 }
             }
-            (Acc::Stddev { .. }, AccRecord::Stddev { sum, sum_sq, n }) => Acc::Stddev {
-                sum: *sum,
-                sum_sq: *sum_sq,
-                n: *n,
-            },
+            (Acc::Stddev(_), AccRecord::Stddev { sum, sum_sq, n }) => {
+                Acc::Stddev(Box::new(Moments {
+                    sum: *sum,
+                    sum_sq: *sum_sq,
+                    n: *n,
+                }))
+            }
             (Acc::Positional { last, .. }, AccRecord::Positional { values }) => {
                 let mut map = BTreeMap::new();
                 for (s, v) in values {
@@ -130,7 +132,7 @@ impl AggState {
                 }
                 Acc::Positional {
                     last: *last,
-                    values: map,
+                    values: Box::new(map),
                 }
             }
             _ => return Err(mismatch()),

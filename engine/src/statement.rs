@@ -391,7 +391,7 @@ fn arrive_compact(
             result.process_arrival(event, want)
         } else {
             let (rows, entry) = result.process_arrival_kept(event, now, want);
-            window.insert(entry, now);
+            window.keep(entry, now);
             rows
         };
         deliver_rows(plan, rows, out);

@@ -13,7 +13,7 @@ use crate::expr::Scope;
 use crate::plan::{Shape, WindowStorage};
 use crate::time::EventTime;
 use crate::value::Value;
-use crate::window::compact::{AggInputs, GroupSlot, Retained, RetainedStep};
+use crate::window::compact::{AggInputs, Collected, GroupSlot, Retained, RetainedStep};
 
 impl ResultSet {
     /// What a compact window keeps of `event`, which arrived at `now`: its
@@ -68,7 +68,7 @@ impl ResultSet {
         let mut out = StepRows::default();
         let mut aggs = std::mem::take(&mut self.scratch);
         let scope = Scope::event(&event);
-        let mut kept = AggInputs::new();
+        let mut kept = Collected::None;
         let (grouped, slot) = if self.plan.shape.grouped() {
             let slot = self.group_slot_of(&event, || event.shared());
             if want.remove {
@@ -344,21 +344,21 @@ struct Arrived {
     rows: StepRows,
     grouped: bool,
     slot: u32,
-    kept: AggInputs,
+    kept: Collected,
 }
 
 impl Arrived {
     /// The rows, and the entry a window keeps of the event (`seq`), which
     /// arrived at `now`.
     fn kept_at(self, now: EventTime, seq: u64) -> (StepRows, Retained) {
-        let entry = Retained::new(now.0, seq, GroupSlot::of(self.slot), self.kept);
+        let entry = Retained::collected(now.0, seq, GroupSlot::of(self.slot), self.kept);
         (self.rows, entry)
     }
 }
 
 /// With `KEEP`, an input applied at arrival joins the entry the window keeps.
 #[inline(always)]
-fn keep<const KEEP: bool>(kept: &mut AggInputs, value: Cow<'_, Value>) {
+fn keep<const KEEP: bool>(kept: &mut Collected, value: Cow<'_, Value>) {
     if KEEP {
         kept.push(value.into_owned());
     }

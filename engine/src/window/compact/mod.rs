@@ -77,24 +77,63 @@ impl Inputs<'_> {
     }
 }
 
+/// An entry's inputs as they are read, one aggregate after the other,
+/// without a vector for the usual single input.
+#[derive(Debug, Default)]
+pub enum Collected {
+    #[default]
+    None,
+    One(Value),
+    Many(AggInputs),
+}
+
+impl Collected {
+    pub fn push(&mut self, value: Value) {
+        *self = match std::mem::take(self) {
+            Collected::None => Collected::One(value),
+            Collected::One(first) => Collected::Many(smallvec::smallvec![first, value]),
+            Collected::Many(mut values) => {
+                values.push(value);
+                Collected::Many(values)
+            }
+        };
+    }
+}
+
+impl From<AggInputs> for Collected {
+    fn from(mut inputs: AggInputs) -> Collected {
+        match inputs.len() {
+            1 => inputs.pop().map_or(Collected::None, Collected::One),
+            _ => Collected::Many(inputs),
+        }
+    }
+}
+
 impl Retained {
     /// The entry of an event that arrived at `time` as number `seq`, in
     /// group `slot` (or not counted, with no inputs) with `inputs`.
     pub fn new(time: i64, seq: u64, slot: GroupSlot, inputs: AggInputs) -> Retained {
-        let kept = match (slot.get(), inputs.as_slice()) {
+        Retained::collected(time, seq, slot, inputs.into())
+    }
+
+    /// [`Retained::new`] of inputs collected as they were applied.
+    pub fn collected(time: i64, seq: u64, slot: GroupSlot, inputs: Collected) -> Retained {
+        let kept = match (slot.get(), inputs) {
             (None, _) => Kept::NotCounted,
-            (Some(slot), [Value::Null]) => Kept::Null { slot },
-            (Some(slot), [Value::Float(value)]) => Kept::Float {
+            (Some(slot), Collected::One(Value::Null)) => Kept::Null { slot },
+            (Some(slot), Collected::One(Value::Float(value))) => Kept::Float { slot, value },
+            (Some(slot), Collected::One(Value::Int(value))) => Kept::Int { slot, value },
+            (Some(slot), Collected::One(value)) => Kept::Values {
                 slot,
-                value: *value,
+                values: Box::new(smallvec::smallvec![value]),
             },
-            (Some(slot), [Value::Int(value)]) => Kept::Int {
+            (Some(slot), Collected::Many(values)) => Kept::Values {
                 slot,
-                value: *value,
+                values: Box::new(values),
             },
-            (Some(slot), _) => Kept::Values {
+            (Some(slot), Collected::None) => Kept::Values {
                 slot,
-                values: Box::new(inputs),
+                values: Box::default(),
             },
         };
         Retained { time, seq, kept }
@@ -306,6 +345,18 @@ impl CompactWindow {
     fn clear_removed(&mut self) {
         if !self.removed.is_empty() {
             self.removed.clear();
+        }
+    }
+
+    /// An arrival's entry joins a window whose arrivals only insert
+    /// ([`CompactWindow::arrivals_only_insert`]): the step is that entry
+    /// alone, which the caller has already applied, so none is built.
+    pub fn keep(&mut self, entry: Retained, now: EventTime) {
+        if let CompactKind::Time { entries, .. } = &mut self.kind {
+            entries.push_back(entry);
+            self.clear_removed();
+        } else {
+            self.insert(entry, now);
         }
     }
 

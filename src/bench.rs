@@ -316,6 +316,8 @@ struct EngineRun {
     decoder: Option<JsonLinesDecoder>,
     bound: Option<BoundScript>,
     engine: Option<Engine>,
+    /// Where the decoder writes each event's fields, handed to the engine.
+    fields: EventFields,
     out: Vec<Delivery>,
     outcome: Outcome,
 }
@@ -330,6 +332,7 @@ impl EngineRun {
             decoder,
             bound,
             engine: None,
+            fields: EventFields::new(),
             out: Vec::new(),
             outcome: Outcome::default(),
         }
@@ -356,6 +359,7 @@ fn engine_json(run: &mut EngineRun, data: &[u8]) {
         decoder: Some(decoder),
         bound,
         engine,
+        fields,
         out,
         outcome,
     } = run
@@ -363,10 +367,10 @@ fn engine_json(run: &mut EngineRun, data: &[u8]) {
         return;
     };
     for line in data.split(|b| *b == b'\n') {
-        let Ok(Some(ev)) = decoder.decode_bytes(line) else {
+        let Ok(Some(head)) = decoder.decode_bytes_into(line, fields) else {
             continue;
         };
-        let t = ev.time.unwrap_or_default();
+        let t = head.time.unwrap_or_default();
         let engine = match engine {
             Some(e) => e,
             None => match bound.take().map(|b| Engine::new(b, t)) {
@@ -378,7 +382,7 @@ fn engine_json(run: &mut EngineRun, data: &[u8]) {
             },
         };
         engine.advance_to(t, out);
-        engine.send(&ev.ty, ev.fields, out);
+        engine.send(&head.ty, &mut *fields, out);
         if out.is_empty() {
             continue;
         }

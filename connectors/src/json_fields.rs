@@ -20,7 +20,7 @@ use smol_str::SmolStr;
 mod flat;
 mod intern;
 mod layout;
-use flat::decode_flat;
+use flat::{decode_flat, decode_flat_into};
 pub use intern::Interner;
 
 /// What went wrong with one line, before it becomes a dead letter.
@@ -77,6 +77,19 @@ pub fn decode_flat_object(
     strings: &mut Interner,
 ) -> Option<Decoded> {
     decode_flat(bytes, None, registry, fixed, strings)
+}
+
+/// [`decode_flat_object`] into `fields`, which the caller keeps from line to
+/// line: the event's type and time. `fields` is left in any state when the
+/// line is not taken.
+pub fn decode_flat_object_into<'r>(
+    bytes: &[u8],
+    registry: &'r TypeRegistry,
+    fixed: Option<&'r Arc<EventType>>,
+    strings: &mut Interner,
+    fields: &mut EventFields,
+) -> Option<(&'r Arc<EventType>, Option<EventTime>)> {
+    decode_flat_into(bytes, None, registry, fixed, strings, fields)
 }
 
 /// [`decode_object`] through serde_json, for every line: the reference the

@@ -265,7 +265,7 @@ impl Engine {
                     Some(mut event) if Arc::ptr_eq(&event.ty, ty) => {
                         event.time = self.now;
                         event.seq = self.seq;
-                        event.fields = fields.into_event_fields();
+                        fields.move_into(&mut event.fields);
                         event
                     }
                     _ => Box::new(new_event(fields.into_event_fields())),

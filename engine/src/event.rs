@@ -30,11 +30,33 @@ pub fn event_fields(fields: Box<[Value]>) -> EventFields {
 /// boxed slices are moved over.
 pub trait IntoEventFields {
     fn into_event_fields(self) -> EventFields;
+
+    /// Puts the fields in `slot` (a reused event's), whose old fields are dropped.
+    fn move_into(self, slot: &mut EventFields)
+    where
+        Self: Sized,
+    {
+        *slot = self.into_event_fields();
+    }
 }
 
 impl IntoEventFields for EventFields {
     fn into_event_fields(self) -> EventFields {
         self
+    }
+}
+
+/// Fields a decoder wrote in place, in a buffer its caller keeps from event
+/// to event: taken, leaving the buffer empty for the next.
+impl IntoEventFields for &mut EventFields {
+    fn into_event_fields(self) -> EventFields {
+        std::mem::take(self)
+    }
+
+    /// The reused event's old fields go back to the buffer, which the
+    /// decoder empties before writing the next event's.
+    fn move_into(self, slot: &mut EventFields) {
+        std::mem::swap(self, slot);
     }
 }
 

@@ -313,6 +313,27 @@ pub(crate) fn decode_flat(
     fixed: Option<&Arc<EventType>>,
     strings: &mut Interner,
 ) -> Option<Decoded> {
+    let mut fields = EventFields::new();
+    let (ty, time) = decode_flat_into(bytes, text, registry, fixed, strings, &mut fields)?;
+    Some(Decoded {
+        ty: ty.clone(),
+        fields,
+        time,
+    })
+}
+
+/// [`decode_flat`] into `fields` (emptied first; left in any state when the
+/// line is not taken): the event's type and time. The fields are written
+/// where the caller keeps them, not moved out through return values.
+pub(crate) fn decode_flat_into<'r>(
+    bytes: &[u8],
+    text: Option<&str>,
+    registry: &'r TypeRegistry,
+    fixed: Option<&'r Arc<EventType>>,
+    strings: &mut Interner,
+    fields: &mut EventFields,
+) -> Option<(&'r Arc<EventType>, Option<EventTime>)> {
+    fields.clear();
     let mut c = Cursor {
         b: bytes,
         i: 0,
@@ -347,8 +368,7 @@ pub(crate) fn decode_flat(
         layout,
         ..
     } = strings.of_type(ty);
-    let mut fields = EventFields::new();
-    let ts = match read_in_layout(bytes, text, ty, typed, origin, layout, caches, &mut fields) {
+    let ts = match read_in_layout(bytes, text, ty, typed, origin, layout, caches, fields) {
         Some(ts) => {
             layout.fitted();
             ts
@@ -356,7 +376,7 @@ pub(crate) fn decode_flat(
         None => {
             fields.clear();
             let mut spans = SmallVec::<[Span; 8]>::new();
-            let read = read_by_key(c, ty, typed, *plain_names, caches, &mut fields, &mut spans)?;
+            let read = read_by_key(c, ty, typed, *plain_names, caches, fields, &mut spans)?;
             if read.learnable && layout.missed_again() {
                 layout.learn(bytes, typed, origin, &spans);
             }
@@ -366,17 +386,13 @@ pub(crate) fn decode_flat(
     if fields.len() < ty.fields.len() {
         fields.resize(ty.fields.len(), Value::Null);
     }
-    let time = match timestamp_of(ty, &fields) {
+    let time = match timestamp_of(ty, fields) {
         Ok(Some(t)) => Some(t),
         Ok(None) => ts.map(EventTime),
         // A missing or bad timestamp: the serde path reports it.
         Err(_) => return None,
     };
-    Some(Decoded {
-        ty: ty.clone(),
-        fields,
-        time,
-    })
+    Some((ty, time))
 }
 
 /// Reads a line with the learned shape, from `origin` on, into `fields`

@@ -17,7 +17,7 @@ use crate::plan::{InputPlan, Shape, StatementPlan};
 use crate::value::Value;
 use crate::window::{EventRef, GroupKey};
 
-use groups::GroupTable;
+use groups::{GroupAt, GroupTable};
 use having::AggCondition;
 pub(crate) use snapshot::{ResultSetState, RowRecord};
 
@@ -258,31 +258,31 @@ impl ResultSet {
         let mut keyed = Keyed::with_capacity(inserted.len() + removed.len());
         for (events, enter) in [(inserted, true), (removed, false)] {
             for e in events {
-                keyed.push((self.group_slot(e), e, enter));
+                keyed.push((self.group_slot(e).slot, e, enter));
             }
         }
         keyed
     }
 
-    fn group_slot(&mut self, event: &EventRef) -> u32 {
+    fn group_slot(&mut self, event: &EventRef) -> GroupAt {
         self.group_slot_of(event, || event.clone())
     }
 
     /// [`ResultSet::group_slot`] of `event`, which `share` gives as the
     /// representative of a new group.
-    fn group_slot_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> u32 {
+    fn group_slot_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> GroupAt {
         let plan = &self.plan;
         let scope = self.scope(Some(event), &[]);
         let key = if let [only] = plan.group_by.as_slice() {
             let value = only.eval_cow(&scope);
-            if let Some(slot) = self.groups.find_one(&value) {
-                return slot;
+            if let Some(at) = self.groups.find_one(&value) {
+                return at;
             }
             GroupKey(smallvec::smallvec![value.into_owned()])
         } else {
             let values = GroupKey::values(&plan.group_by, &scope);
-            if let Some(slot) = self.groups.find_values(&values) {
-                return slot;
+            if let Some(at) = self.groups.find_values(&values) {
+                return at;
             }
             GroupKey(values.into_iter().map(Cow::into_owned).collect())
         };
@@ -294,6 +294,17 @@ impl ResultSet {
     /// is scratch space for the group's aggregate values.
     fn group_row_at(&self, slot: u32, event: &EventRef, aggs: &mut Vec<Value>) -> Option<Row> {
         let (key, group) = self.groups.get(slot)?;
+        self.row_of_group(key, group, event, aggs)
+    }
+
+    /// The row of the group `key` for `event`, if `having` passes.
+    fn row_of_group(
+        &self,
+        key: &GroupKey,
+        group: &Group,
+        event: &EventRef,
+        aggs: &mut Vec<Value>,
+    ) -> Option<Row> {
         if self
             .having_on_aggs
             .as_ref()

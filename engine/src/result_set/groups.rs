@@ -42,35 +42,52 @@ struct Entry {
 
 const FREE: u32 = u32::MAX;
 
+/// A group just found or added: its slot, and its bucket for the accesses
+/// that follow at once (a look-up by slot reads `buckets` first, a cache
+/// miss of its own once there are many groups). The bucket is valid until
+/// the next group is added or removed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct GroupAt {
+    pub slot: u32,
+    bucket: u32,
+}
+
 impl GroupTable {
     pub(super) fn len(&self) -> usize {
         self.table.len()
     }
 
-    /// The slot of the group whose key is the one value `value`.
-    pub(super) fn find_one(&self, value: &Value) -> Option<u32> {
+    /// The group whose key is the one value `value`.
+    pub(super) fn find_one(&self, value: &Value) -> Option<GroupAt> {
         let hash = self.hasher.hash_one(KeyOne(value));
         self.find(hash, |key| matches!(&*key.0, [only] if only == value))
     }
 
-    /// The slot of the group whose key has `values`.
-    pub(super) fn find_values(&self, values: &[Cow<'_, Value>]) -> Option<u32> {
+    /// The group whose key has `values`.
+    pub(super) fn find_values(&self, values: &[Cow<'_, Value>]) -> Option<GroupAt> {
         let hash = self.hasher.hash_one(KeyRef(values));
         self.find(hash, |key| {
             key.0.len() == values.len() && values.iter().zip(&key.0).all(|(a, b)| **a == *b)
         })
     }
 
+    /// The slot of the group with `key`.
     pub(super) fn find_key(&self, key: &GroupKey) -> Option<u32> {
         self.find(self.hasher.hash_one(key), |k| k == key)
+            .map(|at| at.slot)
     }
 
-    fn find(&self, hash: u64, mut eq: impl FnMut(&GroupKey) -> bool) -> Option<u32> {
-        self.table.find(hash, |e| eq(&e.key)).map(|e| e.slot)
+    fn find(&self, hash: u64, mut eq: impl FnMut(&GroupKey) -> bool) -> Option<GroupAt> {
+        let bucket = self.table.find_bucket_index(hash, |e| eq(&e.key))?;
+        let slot = self.table.get_bucket(bucket)?.slot;
+        Some(GroupAt {
+            slot,
+            bucket: bucket as u32,
+        })
     }
 
-    /// Adds a group (its key must be new); returns its slot.
-    pub(super) fn insert(&mut self, key: GroupKey, group: Group) -> u32 {
+    /// Adds a group (its key must be new).
+    pub(super) fn insert(&mut self, key: GroupKey, group: Group) -> GroupAt {
         let rehash = |e: &Entry| self.hasher.hash_one(&e.key);
         if self.table.capacity() == self.table.len() {
             // Growing moves every bucket: find them again afterwards. With
@@ -99,7 +116,10 @@ impl GroupTable {
             .insert_unique(hash, entry, |e| self.hasher.hash_one(&e.key))
             .bucket_index();
         self.buckets[slot as usize] = bucket as u32;
-        slot
+        GroupAt {
+            slot,
+            bucket: bucket as u32,
+        }
     }
 
     /// Points every slot at its group's bucket again, after the table grew.
@@ -137,6 +157,25 @@ impl GroupTable {
     fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry> {
         let bucket = *self.buckets.get(slot as usize)?;
         self.table.get_bucket_mut(bucket as usize)
+    }
+
+    /// The key and group just found or added.
+    pub(super) fn at(&self, at: GroupAt) -> Option<(&GroupKey, &Group)> {
+        let e = self.table.get_bucket(at.bucket as usize)?;
+        debug_assert_eq!(
+            e.slot, at.slot,
+            "a group's bucket used after the table changed"
+        );
+        Some((&e.key, &e.group))
+    }
+
+    pub(super) fn at_mut(&mut self, at: GroupAt) -> Option<&mut Group> {
+        let e = self.table.get_bucket_mut(at.bucket as usize)?;
+        debug_assert_eq!(
+            e.slot, at.slot,
+            "a group's bucket used after the table changed"
+        );
+        Some(&mut e.group)
     }
 
     /// The key and group in `slot`, if it is live.
@@ -209,7 +248,9 @@ mod tests {
         let mut model: indexmap::IndexMap<i64, ()> = indexmap::IndexMap::new();
         let mut slots: HashMap<i64, u32> = HashMap::new();
         for n in 0..5_000i64 {
-            let slot = table.insert(key(n), group());
+            let at = table.insert(key(n), group());
+            assert_eq!(table.at(at).map(|(k, _)| k.clone()), Some(key(n)));
+            let slot = at.slot;
             slots.insert(n, slot);
             model.insert(n, ());
             if n % 3 == 0 {
@@ -225,7 +266,9 @@ mod tests {
         assert_eq!(table.len(), slots.len());
         for (n, slot) in &slots {
             assert_eq!(table.get(*slot).map(|(k, _)| k.clone()), Some(key(*n)));
-            assert_eq!(table.find_one(&Value::Int(*n)), Some(*slot));
+            let found = table.find_one(&Value::Int(*n)).expect("found");
+            assert_eq!(found.slot, *slot);
+            assert_eq!(table.at(found).map(|(k, _)| k.clone()), Some(key(*n)));
             assert_eq!(table.find_key(&key(*n)), Some(*slot));
             let place = table.place(*slot).expect("listed");
             assert_eq!(table.slot_at(place), Some(*slot));
@@ -233,6 +276,6 @@ mod tests {
         let listed: Vec<GroupKey> = table.iter().map(|(k, _)| k.clone()).collect();
         let expected: Vec<GroupKey> = model.keys().map(|n| key(*n)).collect();
         assert_eq!(listed, expected);
-        assert_eq!(table.find_one(&Value::Int(-1)), None);
+        assert!(table.find_one(&Value::Int(-1)).is_none());
     }
 }

@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use std::borrow::Cow;
 
-use super::{ResultSet, Row, StepRows, Wanted, apply_event};
+use super::{Group, GroupAt, ResultSet, Row, StepRows, Wanted, apply_event};
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::EventArg;
 use crate::expr::Scope;
@@ -27,7 +27,7 @@ impl ResultSet {
     ) -> Retained {
         let (slot, args) = if counted {
             let slot = if self.plan.shape.grouped() {
-                self.group_slot_of(&event, || event.shared())
+                self.group_slot_of(&event, || event.shared()).slot
             } else {
                 0
             };
@@ -69,21 +69,21 @@ impl ResultSet {
         let mut aggs = std::mem::take(&mut self.scratch);
         let scope = Scope::event(&event);
         let mut kept = Collected::None;
-        let (grouped, slot) = if self.plan.shape.grouped() {
-            let slot = self.group_slot_of(&event, || event.shared());
+        let (group, slot) = if self.plan.shape.grouped() {
+            let at = self.group_slot_of(&event, || event.shared());
             if want.remove {
-                out.remove.extend(self.current_group_row(slot, &mut aggs));
+                out.remove.extend(self.row_at(at, &mut aggs));
             }
-            if let Some(group) = self.groups.group_mut(slot) {
+            if let Some(group) = self.groups.at_mut(at) {
                 let specs = &self.plan.aggregates;
                 apply_event(&mut group.aggs, specs, &scope, event.seq, true, |v| {
                     keep::<KEEP>(&mut kept, v)
                 });
             }
             if want.insert {
-                out.insert.extend(self.current_group_row(slot, &mut aggs));
+                out.insert.extend(self.row_at(at, &mut aggs));
             }
-            (true, slot)
+            (Some(at), at.slot)
         } else {
             if want.remove {
                 self.ungrouped.values_into(&mut aggs);
@@ -97,12 +97,12 @@ impl ResultSet {
                 self.ungrouped.values_into(&mut aggs);
                 out.insert.extend(self.row(None, None, &aggs));
             }
-            (false, 0)
+            (None, 0)
         };
         self.scratch = aggs;
         Arrived {
             rows: out,
-            grouped,
+            group,
             slot,
             kept,
         }
@@ -129,22 +129,17 @@ impl ResultSet {
             remove: false,
         };
         let arrived = self.arrival::<true>(event, none);
-        if arrived.grouped {
-            self.join_batch(arrived.slot);
+        if let Some(at) = arrived.group {
+            self.join_batch(at);
         }
         arrived.kept_at(now, event.seq).1
     }
 
-    /// The group in `slot` counts an entry of the batch being collected: it
-    /// is marked with the step of the coming flush and listed once.
-    fn join_batch(&mut self, slot: u32) {
-        let flush = self.steps + 1;
-        let Some(group) = self.groups.group_mut(slot) else {
-            return;
-        };
-        if group.touched.0 != flush {
-            group.touched = (flush, self.batch_groups.len());
-            self.batch_groups.push(slot);
+    /// The group `at` counts an entry of the batch being collected: it is
+    /// marked with the step of the coming flush and listed once.
+    fn join_batch(&mut self, at: GroupAt) {
+        if let Some(group) = self.groups.at_mut(at) {
+            join(group, at.slot, self.steps + 1, &mut self.batch_groups);
         }
     }
 
@@ -156,7 +151,9 @@ impl ResultSet {
             return;
         }
         for slot in current.iter().filter_map(|e| e.slot()) {
-            self.join_batch(slot);
+            if let Some(group) = self.groups.group_mut(slot) {
+                join(group, slot, self.steps + 1, &mut self.batch_groups);
+            }
         }
     }
 
@@ -289,8 +286,14 @@ impl ResultSet {
 
     /// The current row of the group in `slot`, read through its representative.
     fn current_group_row(&self, slot: u32, aggs: &mut Vec<Value>) -> Option<Row> {
-        let rep = &self.groups.group(slot)?.representative;
-        self.group_row_at(slot, rep, aggs)
+        let (key, group) = self.groups.get(slot)?;
+        self.row_of_group(key, group, &group.representative, aggs)
+    }
+
+    /// [`ResultSet::current_group_row`] of the group just found or added.
+    fn row_at(&self, at: GroupAt, aggs: &mut Vec<Value>) -> Option<Row> {
+        let (key, group) = self.groups.at(at)?;
+        self.row_of_group(key, group, &group.representative, aggs)
     }
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
@@ -335,14 +338,23 @@ impl ResultSet {
     }
 }
 
+/// Lists `group` (in `slot`) among the groups the batch flushed at step
+/// `flush` counts in, the first time it joins.
+fn join(group: &mut Group, slot: u32, flush: u64, listed: &mut Vec<u32>) {
+    if group.touched.0 != flush {
+        group.touched = (flush, listed.len());
+        listed.push(slot);
+    }
+}
+
 /// The groups one step changed, by slot, in first-seen order.
 type Changed = SmallVec<[u32; 2]>;
 
-/// What an arrival did: its rows, whether it was grouped, its group's slot
-/// (0 ungrouped), and the inputs it kept.
+/// What an arrival did: its rows, its group (grouped), the slot its entry
+/// names (0 ungrouped), and the inputs it kept.
 struct Arrived {
     rows: StepRows,
-    grouped: bool,
+    group: Option<GroupAt>,
     slot: u32,
     kept: Collected,
 }

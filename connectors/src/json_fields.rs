@@ -69,19 +69,9 @@ pub fn decode_object(
 
 /// [`decode_object`] for bytes not yet checked for UTF-8, when the line is a
 /// flat object that decodes without error (the fast path; it checks the
-/// strings it reads). `None`: check the line and call [`decode_object`].
-pub fn decode_flat_object(
-    bytes: &[u8],
-    registry: &TypeRegistry,
-    fixed: Option<&Arc<EventType>>,
-    strings: &mut Interner,
-) -> Option<Decoded> {
-    decode_flat(bytes, None, registry, fixed, strings)
-}
-
-/// [`decode_flat_object`] into `fields`, which the caller keeps from line to
-/// line: the event's type and time. `fields` is left in any state when the
-/// line is not taken.
+/// strings it reads), into `fields`, which the caller keeps from line to
+/// line: the event's type and time. `None` (and `fields` in any state):
+/// check the line and call [`decode_object`].
 pub fn decode_flat_object_into<'r>(
     bytes: &[u8],
     registry: &'r TypeRegistry,

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use cepheus_engine::{DecodeError, EventFields, EventTime, EventType, TypeRegistry};
 
 use crate::json_fields::{
-    Interner, ObjectError, decode_flat_object, decode_flat_object_into, decode_object,
-    decode_object_serde,
+    Interner, ObjectError, decode_flat_object_into, decode_object, decode_object_serde,
 };
 
 /// [`decode_object`] or [`decode_object_serde`].
@@ -96,25 +95,13 @@ impl JsonLinesDecoder {
     /// flat object is decoded straight from the bytes (checking only its
     /// strings for UTF-8); any other line is checked for UTF-8 once, here.
     pub fn decode_bytes(&mut self, line: &[u8]) -> Result<Option<DecodedEvent>, LineError> {
-        let trimmed = line.trim_ascii();
-        if trimmed.is_empty() {
-            return Ok(None);
-        }
-        if let Some(event) = decode_flat_object(
-            trimmed,
-            &self.registry,
-            self.fixed_type.as_ref(),
-            &mut self.strings,
-        ) {
-            return Ok(Some(event));
-        }
-        match std::str::from_utf8(line) {
-            Ok(text) => self.decode_text(text, decode_object_serde),
-            Err(e) => Err(LineError {
-                reason: DeadLetterReason::MalformedJson,
-                message: e.to_string(),
-            }),
-        }
+        let mut fields = EventFields::new();
+        let head = self.decode_bytes_into(line, &mut fields)?;
+        Ok(head.map(|h| DecodedEvent {
+            ty: h.ty,
+            fields,
+            time: h.time,
+        }))
     }
 
     /// [`Self::decode_bytes`] into `fields`, which the caller keeps from line

@@ -77,6 +77,16 @@ impl Group {
             touched: (0, 0),
         }
     }
+
+    /// Marks the group changed by `step`, as the `place`-th group of that
+    /// step's list; false (and the mark kept) when `step` already changed it.
+    fn touch(&mut self, step: u64, place: usize) -> bool {
+        if self.touched.0 == step {
+            return false;
+        }
+        self.touched = (step, place);
+        true
+    }
 }
 
 /// Each event of a step with its group's slot, and whether it entered
@@ -207,11 +217,10 @@ impl ResultSet {
                     let Some(group) = self.groups.group_mut(slot) else {
                         continue;
                     };
-                    if group.touched.0 == self.steps {
-                        changed[group.touched.1].1 = e;
-                    } else {
-                        group.touched = (self.steps, changed.len());
+                    if group.touch(self.steps, changed.len()) {
                         changed.push((slot, e));
+                    } else {
+                        changed[group.touched.1].1 = e;
                     }
                 }
                 let mut aggs = std::mem::take(&mut self.scratch);
@@ -258,19 +267,16 @@ impl ResultSet {
         let mut keyed = Keyed::with_capacity(inserted.len() + removed.len());
         for (events, enter) in [(inserted, true), (removed, false)] {
             for e in events {
-                keyed.push((self.group_slot(e).slot, e, enter));
+                keyed.push((self.group_of(e, || e.clone()).slot, e, enter));
             }
         }
         keyed
     }
 
-    fn group_slot(&mut self, event: &EventRef) -> GroupAt {
-        self.group_slot_of(event, || event.clone())
-    }
-
-    /// [`ResultSet::group_slot`] of `event`, which `share` gives as the
-    /// representative of a new group.
-    fn group_slot_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> GroupAt {
+    /// The group of `event`, added (empty, with the event `share` gives as
+    /// its representative) when its key is new. The key is evaluated and
+    /// looked up once, without allocating unless the group is new.
+    fn group_of(&mut self, event: &Event, share: impl FnOnce() -> EventRef) -> GroupAt {
         let plan = &self.plan;
         let scope = self.scope(Some(event), &[]);
         let key = if let [only] = plan.group_by.as_slice() {

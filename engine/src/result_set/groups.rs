@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+use indexmap::Equivalent;
 
 use super::Group;
 use crate::value::Value;
@@ -59,16 +60,14 @@ impl GroupTable {
 
     /// The group whose key is the one value `value`.
     pub(super) fn find_one(&self, value: &Value) -> Option<GroupAt> {
-        let hash = self.hasher.hash_one(KeyOne(value));
-        self.find(hash, |key| matches!(&*key.0, [only] if only == value))
+        let key = KeyOne(value);
+        self.find(self.hasher.hash_one(&key), |k| key.equivalent(k))
     }
 
     /// The group whose key has `values`.
     pub(super) fn find_values(&self, values: &[Cow<'_, Value>]) -> Option<GroupAt> {
-        let hash = self.hasher.hash_one(KeyRef(values));
-        self.find(hash, |key| {
-            key.0.len() == values.len() && values.iter().zip(&key.0).all(|(a, b)| **a == *b)
-        })
+        let key = KeyRef(values);
+        self.find(self.hasher.hash_one(&key), |k| key.equivalent(k))
     }
 
     /// The slot of the group with `key`.
@@ -88,12 +87,13 @@ impl GroupTable {
 
     /// Adds a group (its key must be new).
     pub(super) fn insert(&mut self, key: GroupKey, group: Group) -> GroupAt {
-        let rehash = |e: &Entry| self.hasher.hash_one(&e.key);
+        let hasher = &self.hasher;
+        let rehash = |e: &Entry| hasher.hash_one(&e.key);
         if self.table.capacity() == self.table.len() {
             // Growing moves every bucket: find them again afterwards. With
             // room left, inserting moves none.
             self.table.reserve(1, rehash);
-            self.renumber();
+            renumber(&self.table, &mut self.buckets);
         }
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -111,23 +111,12 @@ impl GroupTable {
             slot,
             place,
         };
-        let bucket = self
-            .table
-            .insert_unique(hash, entry, |e| self.hasher.hash_one(&e.key))
-            .bucket_index();
+        // Room is reserved above: `rehash` is never called here.
+        let bucket = self.table.insert_unique(hash, entry, rehash).bucket_index();
         self.buckets[slot as usize] = bucket as u32;
         GroupAt {
             slot,
             bucket: bucket as u32,
-        }
-    }
-
-    /// Points every slot at its group's bucket again, after the table grew.
-    fn renumber(&mut self) {
-        for bucket in self.table.iter_buckets() {
-            if let Some(e) = self.table.get_bucket(bucket) {
-                self.buckets[e.slot as usize] = bucket as u32;
-            }
         }
     }
 
@@ -147,6 +136,12 @@ impl GroupTable {
             e.place = place as u32;
         }
         Some((gone.key, gone.group))
+    }
+
+    /// The group in `slot`, for the accesses that follow at once.
+    pub(super) fn locate(&self, slot: u32) -> Option<GroupAt> {
+        let bucket = *self.buckets.get(slot as usize)?;
+        (bucket != FREE).then_some(GroupAt { slot, bucket })
     }
 
     fn entry(&self, slot: u32) -> Option<&Entry> {
@@ -213,6 +208,15 @@ impl GroupTable {
     }
 }
 
+/// Points every slot at its group's bucket again, after the table grew.
+fn renumber(table: &HashTable<Entry>, buckets: &mut [u32]) {
+    for bucket in table.iter_buckets() {
+        if let Some(e) = table.get_bucket(bucket) {
+            buckets[e.slot as usize] = bucket as u32;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +264,7 @@ mod tests {
                     assert_eq!(k, key(gone));
                     model.swap_remove(&gone);
                     assert!(table.get(slot).is_none());
+                    assert!(table.locate(slot).is_none());
                 }
             }
         }
@@ -270,6 +275,8 @@ mod tests {
             assert_eq!(found.slot, *slot);
             assert_eq!(table.at(found).map(|(k, _)| k.clone()), Some(key(*n)));
             assert_eq!(table.find_key(&key(*n)), Some(*slot));
+            let located = table.locate(*slot).expect("live slot");
+            assert_eq!(table.at(located).map(|(k, _)| k.clone()), Some(key(*n)));
             let place = table.place(*slot).expect("listed");
             assert_eq!(table.slot_at(place), Some(*slot));
         }

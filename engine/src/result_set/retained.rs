@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use std::borrow::Cow;
 
-use super::{Group, GroupAt, ResultSet, Row, StepRows, Wanted, apply_event};
+use super::{GroupAt, ResultSet, Row, StepRows, Wanted, apply_event};
 use crate::aggregate::{AggRow, AggSpec};
 use crate::event::EventArg;
 use crate::expr::Scope;
@@ -27,7 +27,7 @@ impl ResultSet {
     ) -> Retained {
         let (slot, args) = if counted {
             let slot = if self.plan.shape.grouped() {
-                self.group_slot_of(&event, || event.shared()).slot
+                self.group_of(&event, || event.shared()).slot
             } else {
                 0
             };
@@ -70,7 +70,7 @@ impl ResultSet {
         let scope = Scope::event(&event);
         let mut kept = Collected::None;
         let (group, slot) = if self.plan.shape.grouped() {
-            let at = self.group_slot_of(&event, || event.shared());
+            let at = self.group_of(&event, || event.shared());
             if want.remove {
                 out.remove.extend(self.row_at(at, &mut aggs));
             }
@@ -138,8 +138,11 @@ impl ResultSet {
     /// The group `at` counts an entry of the batch being collected: it is
     /// marked with the step of the coming flush and listed once.
     fn join_batch(&mut self, at: GroupAt) {
-        if let Some(group) = self.groups.at_mut(at) {
-            join(group, at.slot, self.steps + 1, &mut self.batch_groups);
+        let listed = &mut self.batch_groups;
+        if let Some(group) = self.groups.at_mut(at)
+            && group.touch(self.steps + 1, listed.len())
+        {
+            listed.push(at.slot);
         }
     }
 
@@ -151,8 +154,8 @@ impl ResultSet {
             return;
         }
         for slot in current.iter().filter_map(|e| e.slot()) {
-            if let Some(group) = self.groups.group_mut(slot) {
-                join(group, slot, self.steps + 1, &mut self.batch_groups);
+            if let Some(at) = self.groups.locate(slot) {
+                self.join_batch(at);
             }
         }
     }
@@ -191,7 +194,9 @@ impl ResultSet {
                 continue;
             };
             apply_inputs(&mut group.aggs, &self.plan.aggregates, e, false);
-            self.touch(slot, &mut changed);
+            if group.touch(self.steps, changed.len()) {
+                changed.push(slot);
+            }
         }
         if want.insert {
             self.rows_of(&changed, &mut out.insert);
@@ -266,11 +271,9 @@ impl ResultSet {
     /// Lists the group in `slot` in `changed` the first time this step
     /// (`self.steps`) touches it.
     fn touch(&mut self, slot: u32, changed: &mut Changed) {
-        let Some(group) = self.groups.group_mut(slot) else {
-            return;
-        };
-        if group.touched.0 != self.steps {
-            group.touched = (self.steps, changed.len());
+        if let Some(group) = self.groups.group_mut(slot)
+            && group.touch(self.steps, changed.len())
+        {
             changed.push(slot);
         }
     }
@@ -284,13 +287,12 @@ impl ResultSet {
         self.scratch = aggs;
     }
 
-    /// The current row of the group in `slot`, read through its representative.
+    /// The current row of the group in `slot`.
     fn current_group_row(&self, slot: u32, aggs: &mut Vec<Value>) -> Option<Row> {
-        let (key, group) = self.groups.get(slot)?;
-        self.row_of_group(key, group, &group.representative, aggs)
+        self.row_at(self.groups.locate(slot)?, aggs)
     }
 
-    /// [`ResultSet::current_group_row`] of the group just found or added.
+    /// The current row of the group `at`, read through its representative.
     fn row_at(&self, at: GroupAt, aggs: &mut Vec<Value>) -> Option<Row> {
         let (key, group) = self.groups.at(at)?;
         self.row_of_group(key, group, &group.representative, aggs)
@@ -298,25 +300,23 @@ impl ResultSet {
 
     /// [`ResultSet::process_retained`] of a grouped step of one entry.
     fn process_one(&mut self, e: &Retained, enter: bool, want: Wanted, out: &mut StepRows) {
-        let Some(slot) = e.slot() else {
+        let Some(at) = e.slot().and_then(|slot| self.groups.locate(slot)) else {
             return;
         };
         let mut aggs = std::mem::take(&mut self.scratch);
         if want.remove {
-            out.remove.extend(self.current_group_row(slot, &mut aggs));
+            out.remove.extend(self.row_at(at, &mut aggs));
         }
-        let Some(group) = self.groups.group_mut(slot) else {
-            self.scratch = aggs;
-            return;
-        };
-        apply_inputs(&mut group.aggs, &self.plan.aggregates, e, enter);
-        let emptied = group.aggs.events <= 0;
+        let emptied = self.groups.at_mut(at).is_some_and(|group| {
+            apply_inputs(&mut group.aggs, &self.plan.aggregates, e, enter);
+            group.aggs.events <= 0
+        });
         if want.insert {
-            out.insert.extend(self.current_group_row(slot, &mut aggs));
+            out.insert.extend(self.row_at(at, &mut aggs));
         }
         self.scratch = aggs;
         if emptied {
-            self.groups.remove(slot);
+            self.groups.remove(at.slot);
         }
     }
 
@@ -335,15 +335,6 @@ impl ResultSet {
         } else {
             (position == 0).then_some(0)
         }
-    }
-}
-
-/// Lists `group` (in `slot`) among the groups the batch flushed at step
-/// `flush` counts in, the first time it joins.
-fn join(group: &mut Group, slot: u32, flush: u64, listed: &mut Vec<u32>) {
-    if group.touched.0 != flush {
-        group.touched = (flush, listed.len());
-        listed.push(slot);
     }
 }
 
